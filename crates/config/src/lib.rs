@@ -1,1 +1,9 @@
-//! alter-config
+//! Configuration: one typed tree per service, loaded with figment from embedded defaults, then
+//! `alter.toml` (or the file named by `ALTER_CONFIG`), then `ALTER_<SECTION>__<KEY>` environment
+//! variables, and validated as a whole before anything binds — every problem names its key.
+
+mod load;
+mod sections;
+
+pub use load::{load, load_from, ConfigError, ConfigIssue, Validate};
+pub use sections::{CommonSettings, DatabaseSettings, LogFormat, NatsSettings, ServiceListen, TelemetrySettings};

@@ -138,7 +138,12 @@ mod tests {
         let err = AppId::parse("app_id", "nope").unwrap_err();
         assert_eq!(err.field, "app_id");
         assert!(err.to_string().contains("must be a UUID"), "{err}");
-        assert!(AppId::parse("app_id", "  ").unwrap_err().to_string().contains("required"));
+        assert!(
+            AppId::parse("app_id", "  ")
+                .unwrap_err()
+                .to_string()
+                .contains("required")
+        );
     }
 
     #[test]

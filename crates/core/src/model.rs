@@ -19,7 +19,12 @@ pub enum IdpKind {
 }
 
 impl IdpKind {
-    pub const ALL: [IdpKind; 4] = [IdpKind::Auth0, IdpKind::Clerk, IdpKind::Okta, IdpKind::CustomOidc];
+    pub const ALL: [IdpKind; 4] = [
+        IdpKind::Auth0,
+        IdpKind::Clerk,
+        IdpKind::Okta,
+        IdpKind::CustomOidc,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -31,9 +36,15 @@ impl IdpKind {
     }
 
     pub fn parse(field: &str, input: &str) -> Result<Self, FieldError> {
-        IdpKind::ALL.into_iter().find(|k| k.as_str() == input).ok_or_else(|| {
-            FieldError::new(field, format!("must be one of auth0, clerk, okta, custom_oidc; got {input:?}"))
-        })
+        IdpKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == input)
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!("must be one of auth0, clerk, okta, custom_oidc; got {input:?}"),
+                )
+            })
     }
 }
 
@@ -66,7 +77,10 @@ impl UserStatus {
             "active" => Ok(UserStatus::Active),
             "suspended" => Ok(UserStatus::Suspended),
             "deprovisioned" => Ok(UserStatus::Deprovisioned),
-            other => Err(FieldError::new(field, format!("must be active, suspended or deprovisioned; got {other:?}"))),
+            other => Err(FieldError::new(
+                field,
+                format!("must be active, suspended or deprovisioned; got {other:?}"),
+            )),
         }
     }
 }
@@ -113,7 +127,10 @@ impl EventSource {
             "webhook" => Ok(EventSource::Webhook),
             "directory_sync" => Ok(EventSource::DirectorySync),
             "admin" => Ok(EventSource::Admin),
-            other => Err(FieldError::new(field, format!("must be jwt, webhook, directory_sync or admin; got {other:?}"))),
+            other => Err(FieldError::new(
+                field,
+                format!("must be jwt, webhook, directory_sync or admin; got {other:?}"),
+            )),
         }
     }
 }
@@ -169,14 +186,36 @@ pub struct UserRef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LifecycleKind {
-    UserProvisioned { user: UserRef, email: Option<String>, display_name: Option<String> },
-    UserUpdated { user: UserRef, email: Option<String>, display_name: Option<String> },
-    UserSuspended { user: UserRef },
-    UserReactivated { user: UserRef },
-    UserDeprovisioned { user: UserRef },
-    MembershipAdded { user: UserRef, group: ExternalGroupId },
-    MembershipRemoved { user: UserRef, group: ExternalGroupId },
-    GroupDeleted { group: ExternalGroupId },
+    UserProvisioned {
+        user: UserRef,
+        email: Option<String>,
+        display_name: Option<String>,
+    },
+    UserUpdated {
+        user: UserRef,
+        email: Option<String>,
+        display_name: Option<String>,
+    },
+    UserSuspended {
+        user: UserRef,
+    },
+    UserReactivated {
+        user: UserRef,
+    },
+    UserDeprovisioned {
+        user: UserRef,
+    },
+    MembershipAdded {
+        user: UserRef,
+        group: ExternalGroupId,
+    },
+    MembershipRemoved {
+        user: UserRef,
+        group: ExternalGroupId,
+    },
+    GroupDeleted {
+        group: ExternalGroupId,
+    },
 }
 
 impl LifecycleKind {

@@ -1,1 +1,64 @@
-//! alter-store
+//! Alter's persistence: one async trait per aggregate (apps, IDPs, secrets, users, groups,
+//! grants, directory runs, audit trail, processed events) so services depend on behaviour,
+//! not on PostgreSQL; [`PgStore`] implements them all over one `sqlx` pool.
+//!
+//! Every query is scoped by [`alter_core::AppId`]: nothing of one app is visible through
+//! another. Services usually hold an `Arc<dyn Store>` and call any aggregate's methods on it.
+
+pub mod apps;
+pub mod audit;
+pub mod directory_runs;
+pub mod error;
+pub mod grants;
+pub mod groups;
+pub mod idps;
+mod postgres;
+pub mod processed_events;
+pub mod secrets;
+pub mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use apps::{App, AppStore};
+pub use audit::{
+    AppendOutcome, AuditEvent, AuditQuery, AuditStore, ChainVerification, GENESIS_HASH,
+    NewAuditEvent,
+};
+pub use directory_runs::{DirectoryRun, DirectoryRunStore, RunCounts, RunOutcome, RunState};
+pub use error::{StoreError, StoreResult};
+pub use grants::{Grant, GrantStore, NewGrant, RevokedBy};
+pub use groups::{Group, GroupStore, GroupUpsert, Membership, MembershipDiff};
+pub use idps::{IdentityProvider, IdpStore, NewIdp, SignInSettings};
+pub use postgres::{MIGRATOR, PgStore};
+pub use processed_events::ProcessedEvents;
+pub use secrets::{SealedSecret, SecretPurpose, SecretStore, StoredSecret};
+pub use users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
+
+/// Every aggregate's store in one object: `Arc<dyn Store>` is what services hold. A second
+/// adapter (embedded) implements the aggregate traits and gets this for free.
+pub trait Store:
+    AppStore
+    + IdpStore
+    + SecretStore
+    + UserStore
+    + GroupStore
+    + GrantStore
+    + DirectoryRunStore
+    + AuditStore
+    + ProcessedEvents
+{
+}
+
+impl<T> Store for T where
+    T: AppStore
+        + IdpStore
+        + SecretStore
+        + UserStore
+        + GroupStore
+        + GrantStore
+        + DirectoryRunStore
+        + AuditStore
+        + ProcessedEvents
+{
+}

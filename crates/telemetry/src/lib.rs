@@ -1,1 +1,9 @@
-//! alter-telemetry
+//! Logs, traces and metrics for every service: JSON logs through `tracing`, OTLP trace export
+//! when an endpoint is configured, W3C trace-context propagation, and one process-wide
+//! Prometheus registry rendered on each service's `/metrics`.
+
+mod logging;
+mod metrics_registry;
+
+pub use logging::{init, TelemetryGuard, TelemetryError};
+pub use metrics_registry::prometheus;

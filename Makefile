@@ -1,0 +1,46 @@
+# Alter Identity — the two commands a newcomer needs are `make run` and `make test`.
+# Both first make sure PostgreSQL and NATS JetStream are installed (apt, on Debian/Ubuntu),
+# running and answering: see scripts/services.sh.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+export CARGO_INCREMENTAL ?= 0
+# The test servers' URLs (scripts/services.sh env prints them).
+export ALTER_TEST_DATABASE_URL ?= postgres://alter:alter@127.0.0.1:5432/alter
+export ALTER_TEST_NATS_URL ?= nats://127.0.0.1:4222
+
+.PHONY: help services test fmt-check lint unit run bench build clean-test-dbs
+
+help:
+	@echo "make run      start PostgreSQL + NATS, then all six services (alter serve)"
+	@echo "make test     fmt check, clippy -D warnings, every test against real PostgreSQL + NATS"
+	@echo "make bench    the benchmarks (release build)"
+	@echo "make services only install/start PostgreSQL and NATS"
+
+services:
+	@scripts/services.sh up
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit: services
+	$(CARGO) test --workspace --locked
+
+test: services fmt-check lint unit
+	@scripts/cleanup-test-resources.sh
+
+build:
+	$(CARGO) build --locked -p alter
+
+run: services build
+	ALTER_CONFIG=$${ALTER_CONFIG:-deploy/alter.local.toml} ./target/debug/alter serve
+
+bench: services
+	@scripts/bench.sh
+
+clean-test-dbs: services
+	@scripts/cleanup-test-resources.sh

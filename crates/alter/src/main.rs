@@ -1,0 +1,77 @@
+//! `alter`: the command line of Alter Identity — run services, and administer apps.
+
+#![allow(clippy::print_stdout, reason = "a CLI prints its answers")]
+
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "alter", version, about = "Alter Identity: verify your identity provider's JWTs, resolve users and grants, \
+deprovision in real time.", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run services in this process against PostgreSQL and NATS (configured by alter.toml and
+    /// ALTER_… environment variables). With no names, runs all six.
+    Serve {
+        /// Any of: config-api, jwt-verifier, directory-sync, webhook-ingest, grant-revoker, audit-writer.
+        services: Vec<serve::ServiceName>,
+    },
+    /// Key and token material for the operator.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Print a new random master key for `secrets.master_key` (base64, 32 bytes).
+    GenKey,
+    /// Print a new admin bearer token and the hash to put in `config_api.admin_token_hashes`.
+    NewAdminToken,
+    /// Print the hash of an existing token read from standard input.
+    HashToken,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { services } => serve::run(services),
+        Command::Secrets(cmd) => secrets(cmd),
+    }
+}
+
+fn secrets(cmd: SecretsCommand) -> ExitCode {
+    let result: anyhow::Result<()> = (|| {
+        match cmd {
+            SecretsCommand::GenKey => {
+                let key = alter_secrets::MasterKey::generate()?;
+                println!("{}", key.to_base64().expose());
+            }
+            SecretsCommand::NewAdminToken => {
+                let token = alter_secrets::generate_token(alter_secrets::ADMIN_TOKEN_PREFIX)?;
+                println!("token: {}", token.expose());
+                println!("hash:  {}", alter_secrets::hash_admin_token(token.expose()));
+                println!("Keep the token; put only the hash in the configuration. The token is not shown again.");
+            }
+            SecretsCommand::HashToken => {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                println!("{}", alter_secrets::hash_admin_token(line.trim()));
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("alter secrets: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

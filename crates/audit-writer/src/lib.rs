@@ -1,0 +1,66 @@
+//! The audit-trail writer: consumes audit records from JetStream and appends them, idempotently
+//! and hash-chained per app, to the provisioning audit trail.
+
+mod config;
+mod error;
+
+pub use config::{Config, Settings};
+pub use error::Error;
+
+use alter_runtime::{connect_bus, connect_store, BoxError, CancellationToken, Service, ServiceHost};
+
+/// The running service: listeners bound, dependencies connected.
+#[derive(Debug)]
+pub struct Application {
+    host: ServiceHost,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, Error> {
+        let host = ServiceHost::bind(Self::NAME, "audit_writer", &config.audit_writer.listen()).await?;
+        connect_store(&config.common.database, &host).await?;
+        connect_bus(Self::NAME, &config.common.nats, &host).await?;
+        Ok(Self { host })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.host.port()
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.host.admin_port()
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.host.shutdown_token()
+    }
+
+    pub async fn run_until_stopped(self) -> Result<(), Error> {
+        self.host.serve_grpc(None).await?;
+        Ok(())
+    }
+}
+
+impl Service for Application {
+    type Config = Config;
+    const NAME: &'static str = "audit-writer";
+
+    fn common(config: &Config) -> &alter_config::CommonSettings {
+        &config.common
+    }
+    async fn build(config: Config) -> Result<Self, BoxError> {
+        Ok(Application::build(config).await?)
+    }
+    fn port(&self) -> u16 {
+        self.port()
+    }
+    fn admin_port(&self) -> u16 {
+        self.admin_port()
+    }
+    fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown_token()
+    }
+    async fn run_until_stopped(self) -> Result<(), BoxError> {
+        Ok(Application::run_until_stopped(self).await?)
+    }
+}

@@ -1,0 +1,111 @@
+//! The message envelope: metadata that travels in NATS headers beside the payload, so that
+//! routing, deduplication and tracing never need to decode the body.
+//!
+//! | header            | value                                                        |
+//! |-------------------|--------------------------------------------------------------|
+//! | `Nats-Msg-Id`     | the event ID; JetStream drops a second publish within the duplicate window |
+//! | `Alter-App-Id`    | the app the event belongs to                                 |
+//! | `Alter-Source`    | `jwt`, `webhook`, `directory_sync` or `admin`                |
+//! | `Alter-Event-Kind`| the subject's kind token, e.g. `user_suspended`              |
+//! | `traceparent`, `tracestate` | W3C trace context of the publisher, when one is active |
+//!
+//! Trace context is injected and extracted with the `opentelemetry` global text-map
+//! propagator; the telemetry crate installs the W3C one. With none installed nothing is sent.
+
+use std::collections::BTreeMap;
+
+use alter_core::{AppId, EventId, EventSource};
+use async_nats::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::{Extractor, Injector};
+
+pub const MSG_ID: &str = "Nats-Msg-Id";
+pub const APP_ID: &str = "Alter-App-Id";
+pub const SOURCE: &str = "Alter-Source";
+pub const EVENT_KIND: &str = "Alter-Event-Kind";
+pub const TRACEPARENT: &str = "traceparent";
+pub const TRACESTATE: &str = "tracestate";
+
+/// The headers of a received message, adapter-independent (first value of each name).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers(BTreeMap<String, String>);
+
+impl Headers {
+    /// The value of header `name` (exact, case-sensitive as NATS headers are sent).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The `Nats-Msg-Id`: the event ID the publisher set.
+    pub fn message_id(&self) -> Option<&str> {
+        self.get(MSG_ID)
+    }
+
+    /// The parent trace context the publisher sent, for linking the consumer's span.
+    pub fn trace_context(&self) -> opentelemetry::Context {
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(self))
+    }
+
+    /// Iterates all headers by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub(crate) fn from_nats(headers: Option<&HeaderMap>) -> Self {
+        let mut map = BTreeMap::new();
+        if let Some(headers) = headers {
+            for (name, values) in headers.iter() {
+                if let Some(value) = values.first() {
+                    map.insert(name.to_string(), value.as_str().to_owned());
+                }
+            }
+        }
+        Self(map)
+    }
+}
+
+impl Extractor for Headers {
+    fn get(&self, key: &str) -> Option<&str> {
+        Headers::get(self, key)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// Writes propagator output into NATS headers.
+struct NatsInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for NatsInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        // A propagator's output is not ours to trust: skip what NATS cannot carry rather than
+        // panic in `HeaderMap::insert`.
+        if let (Ok(name), Ok(value)) = (key.parse::<HeaderName>(), value.parse::<HeaderValue>()) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Adds the current OpenTelemetry context (`traceparent`, `tracestate`) to `headers`.
+pub(crate) fn inject_current_trace(headers: &mut HeaderMap) {
+    let cx = opentelemetry::Context::current();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut NatsInjector(headers))
+    });
+}
+
+/// The headers of a JetStream event publish.
+pub(crate) fn event_headers(
+    event_id: EventId,
+    app_id: AppId,
+    source: EventSource,
+    kind: &str,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(MSG_ID, event_id.to_string().as_str());
+    headers.insert(APP_ID, app_id.to_string().as_str());
+    headers.insert(SOURCE, source.as_str());
+    headers.insert(EVENT_KIND, kind);
+    inject_current_trace(&mut headers);
+    headers
+}

@@ -1,0 +1,55 @@
+//! `config-api` configuration: the shared sections plus `[config_api]`.
+
+use alter_config::{CommonSettings, ConfigIssue, ServiceListen, Validate};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Config {
+    #[serde(flatten)]
+    pub common: CommonSettings,
+    #[serde(default)]
+    pub config_api: Settings,
+}
+
+/// The `[config_api]` section (`ALTER_CONFIG_API__<KEY>`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// gRPC API, health and reflection.
+    pub listen: SocketAddr,
+    /// `/healthz`, `/readyz`, `/metrics`.
+    pub admin_listen: SocketAddr,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 50051)),
+            admin_listen: SocketAddr::from(([0, 0, 0, 0], 9091)),
+        }
+    }
+}
+
+impl Settings {
+    pub fn listen(&self) -> ServiceListen {
+        ServiceListen::new(self.listen, self.admin_listen)
+    }
+}
+
+impl Config {
+    /// Loopback on port 0 with the given database and NATS: what tests use.
+    pub fn for_tests(common: CommonSettings) -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self { common, config_api: Settings { listen: any, admin_listen: any } }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Vec<ConfigIssue> {
+        let mut issues = vec![];
+        self.common.validate(&mut issues);
+        self.config_api.listen().validate("config_api", &mut issues);
+        issues
+    }
+}

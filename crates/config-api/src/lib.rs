@@ -1,0 +1,66 @@
+//! The admin gRPC API (`alter.admin.v1`): apps, the identity provider, grants, users, groups
+//! and audit queries. Every product validation rule it applies lives in `alter-core`.
+
+mod config;
+mod error;
+
+pub use config::{Config, Settings};
+pub use error::Error;
+
+use alter_runtime::{connect_bus, connect_store, BoxError, CancellationToken, Service, ServiceHost};
+
+/// The running service: listeners bound, dependencies connected.
+#[derive(Debug)]
+pub struct Application {
+    host: ServiceHost,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, Error> {
+        let host = ServiceHost::bind(Self::NAME, "config_api", &config.config_api.listen()).await?;
+        connect_store(&config.common.database, &host).await?;
+        connect_bus(Self::NAME, &config.common.nats, &host).await?;
+        Ok(Self { host })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.host.port()
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.host.admin_port()
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.host.shutdown_token()
+    }
+
+    pub async fn run_until_stopped(self) -> Result<(), Error> {
+        self.host.serve_grpc(None).await?;
+        Ok(())
+    }
+}
+
+impl Service for Application {
+    type Config = Config;
+    const NAME: &'static str = "config-api";
+
+    fn common(config: &Config) -> &alter_config::CommonSettings {
+        &config.common
+    }
+    async fn build(config: Config) -> Result<Self, BoxError> {
+        Ok(Application::build(config).await?)
+    }
+    fn port(&self) -> u16 {
+        self.port()
+    }
+    fn admin_port(&self) -> u16 {
+        self.admin_port()
+    }
+    fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown_token()
+    }
+    async fn run_until_stopped(self) -> Result<(), BoxError> {
+        Ok(Application::run_until_stopped(self).await?)
+    }
+}

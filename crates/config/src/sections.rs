@@ -1,0 +1,211 @@
+//! The sections every service shares: database, NATS, telemetry and its listen addresses.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+use crate::load::ConfigIssue;
+
+/// PostgreSQL connection. The URL carries a password, so it is a secret and never logged.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_ms: u64,
+    /// Apply the embedded migrations at start (idempotent, serialised by an advisory lock).
+    pub migrate: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("postgres://alter:alter@127.0.0.1:5432/alter"),
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout_ms: 5_000,
+            migrate: true,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn validate(&self, issues: &mut Vec<ConfigIssue>) {
+        let url = self.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            issues.push(ConfigIssue::new(
+                "database.url",
+                "must be a postgres:// URL, e.g. postgres://alter:secret@db:5432/alter (set ALTER_DATABASE__URL)",
+            ));
+        }
+        if self.max_connections == 0 {
+            issues.push(ConfigIssue::new("database.max_connections", "must be at least 1"));
+        }
+        if self.min_connections > self.max_connections {
+            issues.push(ConfigIssue::new(
+                "database.min_connections",
+                format!("is {} but database.max_connections is {}; lower it", self.min_connections, self.max_connections),
+            ));
+        }
+    }
+}
+
+/// NATS JetStream connection. `prefix` is prepended to every subject and stream name, so
+/// several deployments (or tests) can share one server.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsSettings {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        Self { url: "nats://127.0.0.1:4222".to_owned(), prefix: String::new() }
+    }
+}
+
+impl NatsSettings {
+    pub fn validate(&self, issues: &mut Vec<ConfigIssue>) {
+        if !(self.url.starts_with("nats://") || self.url.starts_with("tls://")) {
+            issues.push(ConfigIssue::new("nats.url", "must be a nats:// or tls:// URL, e.g. nats://nats:4222"));
+        }
+        if !self.prefix.is_empty()
+            && !self.prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
+            issues.push(ConfigIssue::new(
+                "nats.prefix",
+                "may contain only ASCII letters, digits, '_', '-' and '.' (it becomes part of subject and stream names)",
+            ));
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default; what log pipelines want).
+    #[default]
+    Json,
+    /// Human-readable lines for local development.
+    Pretty,
+}
+
+/// Logs, traces and metrics.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// An `EnvFilter` directive, e.g. `info` or `info,alter_jwt_verifier=debug`.
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// OTLP/gRPC endpoint, e.g. `http://otel-collector:4317`; traces are exported only when set.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self { log_level: "info,sqlx=warn".to_owned(), log_format: LogFormat::Json, otlp_endpoint: None }
+    }
+}
+
+impl TelemetrySettings {
+    pub fn validate(&self, issues: &mut Vec<ConfigIssue>) {
+        if let Some(ep) = &self.otlp_endpoint
+            && !(ep.starts_with("http://") || ep.starts_with("https://"))
+        {
+            issues.push(ConfigIssue::new(
+                "telemetry.otlp_endpoint",
+                format!("must be an http(s):// URL such as http://otel-collector:4317; got {ep:?}"),
+            ));
+        }
+        if self.log_level.trim().is_empty() {
+            issues.push(ConfigIssue::new("telemetry.log_level", "must not be empty; use e.g. info"));
+        }
+    }
+}
+
+/// Where a service listens: its main port (gRPC, or HTTP for webhook-ingest) and its admin
+/// port (`/healthz`, `/readyz`, `/metrics`). Port 0 picks a free port (tests).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceListen {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+}
+
+impl ServiceListen {
+    pub fn new(listen: SocketAddr, admin_listen: SocketAddr) -> Self {
+        Self { listen, admin_listen }
+    }
+
+    /// Loopback, port 0 for both: what tests use.
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self { listen: any, admin_listen: any }
+    }
+
+    pub fn validate(&self, section: &str, issues: &mut Vec<ConfigIssue>) {
+        if self.listen.port() != 0 && self.listen == self.admin_listen {
+            issues.push(ConfigIssue::new(
+                format!("{section}.admin_listen"),
+                format!("is the same address as {section}.listen ({}); give the admin endpoints their own port", self.listen),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_must_be_postgres() {
+        let mut issues = vec![];
+        let db = DatabaseSettings { url: SecretString::from("mysql://x"), ..Default::default() };
+        db.validate(&mut issues);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, "database.url");
+    }
+
+    #[test]
+    fn database_settings_debug_hides_the_password() {
+        let db = DatabaseSettings { url: SecretString::from("postgres://u:hunter2@h/d"), ..Default::default() };
+        assert!(!format!("{db:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn nats_prefix_characters_are_checked() {
+        let mut issues = vec![];
+        NatsSettings { prefix: "bad prefix*".into(), ..Default::default() }.validate(&mut issues);
+        assert_eq!(issues[0].key, "nats.prefix");
+    }
+
+    #[test]
+    fn same_listen_and_admin_port_is_rejected() {
+        let mut issues = vec![];
+        let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        ServiceListen::new(a, a).validate("jwt_verifier", &mut issues);
+        assert_eq!(issues[0].key, "jwt_verifier.admin_listen");
+    }
+}
+
+/// The sections every service reads; each service's config flattens this in beside its own
+/// section (`[jwt_verifier]`, `[config_api]`, …) so one `alter.toml` serves them all.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CommonSettings {
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub nats: NatsSettings,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+}
+
+impl CommonSettings {
+    pub fn validate(&self, issues: &mut Vec<ConfigIssue>) {
+        self.database.validate(issues);
+        self.nats.validate(issues);
+        self.telemetry.validate(issues);
+    }
+}

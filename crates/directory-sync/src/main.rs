@@ -1,0 +1,5 @@
+//! The `directory-sync` binary: configuration from `alter.toml` and `ALTER_…` environment variables.
+
+fn main() -> std::process::ExitCode {
+    alter_runtime::run_service::<alter_directory_sync::Application>()
+}

@@ -1,0 +1,556 @@
+//! Directory and configuration of a simulated tenant: users, groups (Okta groups, Clerk
+//! organizations), memberships, management clients, rate limit, faults and counters.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::SimError;
+use crate::keys::KeySet;
+
+/// Which provider a tenant imitates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantKind {
+    /// Auth0: issuer with trailing slash, `/api/v2`, log streams.
+    Auth0,
+    /// Clerk: instance URL issuer, Backend API `/v1`, Svix webhooks.
+    Clerk,
+    /// Okta: org and custom authorization servers, `/api/v1`, event hooks.
+    Okta,
+    /// Plain OIDC provider: discovery and JWKS only.
+    Oidc,
+}
+
+/// Lifecycle status of a user; each provider renders the ones it knows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    /// Normal user.
+    #[default]
+    #[serde(alias = "active")]
+    Active,
+    /// Auth0 admin block (`"blocked": true`).
+    #[serde(alias = "blocked")]
+    Blocked,
+    /// Clerk ban (`"banned": true`).
+    #[serde(alias = "banned")]
+    Banned,
+    /// Okta `SUSPENDED`.
+    #[serde(alias = "suspended")]
+    Suspended,
+    /// Okta `DEPROVISIONED` (hidden from the default user listing).
+    #[serde(alias = "deprovisioned")]
+    Deprovisioned,
+    /// Okta `STAGED`.
+    #[serde(alias = "staged")]
+    Staged,
+    /// Okta `LOCKED_OUT` / Clerk `locked`.
+    #[serde(alias = "locked_out")]
+    LockedOut,
+}
+
+impl UserStatus {
+    /// Okta's status string.
+    pub(crate) fn okta(self) -> &'static str {
+        match self {
+            Self::Active | Self::Blocked | Self::Banned => "ACTIVE",
+            Self::Suspended => "SUSPENDED",
+            Self::Deprovisioned => "DEPROVISIONED",
+            Self::Staged => "STAGED",
+            Self::LockedOut => "LOCKED_OUT",
+        }
+    }
+}
+
+/// A user as the simulator stores it (provider-neutral).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Provider-shaped id: `auth0|…`, `user_…`, `00u…`.
+    pub id: String,
+    /// Primary email (also Okta login).
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Lifecycle status.
+    pub status: UserStatus,
+    /// Creation time, epoch ms.
+    pub created_ms: i64,
+    /// Last update time, epoch ms.
+    pub updated_ms: i64,
+}
+
+/// Input for a new user; every field optional.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewUser {
+    /// Explicit id (else generated in the provider's format).
+    pub id: Option<String>,
+    /// Email (default `user<N>@example.test`).
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Status (default active).
+    pub status: Option<UserStatus>,
+    /// Creation time in epoch ms (default: now).
+    pub created_ms: Option<i64>,
+}
+
+/// Changes to a user; `None` keeps a field.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserPatch {
+    /// New email.
+    pub email: Option<String>,
+    /// New given name.
+    pub first_name: Option<String>,
+    /// New family name.
+    pub last_name: Option<String>,
+    /// New status.
+    pub status: Option<UserStatus>,
+}
+
+/// A group (Okta group, Clerk organization, Auth0 organization).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// Provider-shaped id: `00g…`, `org_…`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Slug (Clerk) derived from the name.
+    pub slug: String,
+    /// Description.
+    pub description: String,
+    /// Creation time, epoch ms.
+    pub created_ms: i64,
+    /// Last update, epoch ms.
+    pub updated_ms: i64,
+}
+
+/// Input for a new group.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewGroup {
+    /// Explicit id (else generated).
+    pub id: Option<String>,
+    /// Name (default `Group <N>`).
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// Membership of a user in a group, with a role (Clerk `org:member` etc.).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    /// Membership id (`orgmem_…` style).
+    pub id: String,
+    /// Group id.
+    pub group_id: String,
+    /// User id.
+    pub user_id: String,
+    /// Role (default `org:member`).
+    pub role: String,
+    /// Creation time, epoch ms.
+    pub created_ms: i64,
+}
+
+/// Per-tenant fixed-window rate limit applied to management and token endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// Window length in seconds; resets fall on multiples of it (simulated clock).
+    pub window_secs: u64,
+}
+
+/// Options when creating a tenant.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantOptions {
+    /// Rate limit; `None` = effectively unlimited (headers still sent where the provider does).
+    pub rate_limit: Option<RateLimit>,
+    /// `Cache-Control` for the JWKS response; `None` = the provider's default.
+    pub jwks_cache_control: Option<String>,
+    /// Okta custom authorization server ids (default `["default"]`).
+    pub auth_servers: Option<Vec<String>>,
+    /// Clerk webhook signing secret `whsec_…` (default generated).
+    pub webhook_secret: Option<String>,
+}
+
+/// A fault to inject into a tenant's HTTP surface.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Fault {
+    /// The next `count` requests to the tenant answer `status` (default 503).
+    ErrorBurst {
+        /// How many requests fail.
+        count: u32,
+        /// HTTP status (5xx).
+        #[serde(default = "default_5xx")]
+        status: u16,
+    },
+    /// Every request is delayed by `delay_ms` before being answered (0 = off).
+    Slow {
+        /// Delay in milliseconds.
+        delay_ms: u64,
+    },
+    /// Listing page number `page` (0-based, by start row / page size) fails with 500,
+    /// `times` times, then succeeds.
+    FailPage {
+        /// 0-based page index.
+        page: u64,
+        /// How many times it fails (default 1).
+        #[serde(default = "one")]
+        times: u32,
+    },
+    /// JWKS endpoint answers 503 while `down` is true.
+    JwksDown {
+        /// On or off.
+        down: bool,
+    },
+    /// Removes every fault.
+    Clear,
+}
+
+fn default_5xx() -> u16 {
+    503
+}
+fn one() -> u32 {
+    1
+}
+
+/// Active faults of a tenant.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Faults {
+    pub(crate) burst: u32,
+    pub(crate) burst_status: u16,
+    pub(crate) slow_ms: u64,
+    pub(crate) fail_page: Option<(u64, u32)>,
+    pub(crate) jwks_down: bool,
+}
+
+/// Request counters, for asserting client behaviour (e.g. JWKS refetch throttling).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// JWKS fetches (all JWKS paths, including ones answered by a fault).
+    pub jwks_fetches: u64,
+    /// Discovery document fetches.
+    pub discovery_fetches: u64,
+    /// Token endpoint calls (Auth0 `/oauth/token`, Okta `/oauth2/v1/token`).
+    pub token_requests: u64,
+    /// Management API calls (`/api/v2`, `/v1`, `/api/v1`).
+    pub api_requests: u64,
+    /// Requests answered 429.
+    pub rate_limited: u64,
+    /// Requests answered by an injected fault.
+    pub faults_served: u64,
+}
+
+/// Auth0 machine-to-machine application allowed to call the Management API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Auth0Client {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
+    /// Granted scopes (e.g. `read:users`).
+    pub scopes: Vec<String>,
+}
+
+/// Okta API service app using `private_key_jwt`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OktaServiceApp {
+    /// `client_id` (`0oa…`).
+    pub client_id: String,
+    /// Registered public JWKs (RSA or EC, each with a `kid`).
+    pub public_jwks: Vec<Value>,
+    /// Granted Okta API scopes (e.g. `okta.users.read`).
+    pub scopes: Vec<String>,
+    /// Whether an admin role is assigned (without it, API reads answer 403 E0000006).
+    pub admin_role: bool,
+}
+
+/// An access token the simulator issued for its management APIs.
+#[derive(Clone, Debug)]
+pub(crate) struct IssuedToken {
+    pub(crate) client_id: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) exp_s: i64,
+}
+
+/// Everything about one tenant; lives behind the simulator's mutex.
+pub(crate) struct Tenant {
+    pub(crate) name: String,
+    pub(crate) kind: TenantKind,
+    pub(crate) options: TenantOptions,
+    pub(crate) webhook_secret: String,
+    pub(crate) keys: KeySet,
+    pub(crate) users: Vec<User>,
+    pub(crate) user_index: HashMap<String, usize>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) group_index: HashMap<String, usize>,
+    pub(crate) memberships: Vec<Membership>,
+    pub(crate) seq: u64,
+    pub(crate) auth0_clients: HashMap<String, Auth0Client>,
+    pub(crate) clerk_secret_keys: HashSet<String>,
+    pub(crate) okta_apps: HashMap<String, OktaServiceApp>,
+    pub(crate) tokens: HashMap<String, IssuedToken>,
+    pub(crate) used_jtis: HashSet<String>,
+    pub(crate) rate_window: (i64, u32),
+    pub(crate) faults: Faults,
+    pub(crate) counters: Counters,
+}
+
+impl Tenant {
+    pub(crate) fn new(
+        name: &str,
+        kind: TenantKind,
+        options: TenantOptions,
+        secret: String,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            kind,
+            webhook_secret: options.webhook_secret.clone().unwrap_or(secret),
+            options,
+            keys: KeySet::default(),
+            users: Vec::new(),
+            user_index: HashMap::new(),
+            groups: Vec::new(),
+            group_index: HashMap::new(),
+            memberships: Vec::new(),
+            seq: 0,
+            auth0_clients: HashMap::new(),
+            clerk_secret_keys: HashSet::new(),
+            okta_apps: HashMap::new(),
+            tokens: HashMap::new(),
+            used_jtis: HashSet::new(),
+            rate_window: (0, 0),
+            faults: Faults::default(),
+            counters: Counters::default(),
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn user_id(&self, n: u64) -> String {
+        match self.kind {
+            TenantKind::Auth0 => format!("auth0|{:024x}", 0x5eed_0000_0000_0000_u64 + n),
+            TenantKind::Clerk => format!("user_2sim{n:0>23}"),
+            TenantKind::Okta => format!("00u{n:0>17}"),
+            TenantKind::Oidc => format!("sub-{n:0>12}"),
+        }
+    }
+
+    fn group_id(&self, n: u64) -> String {
+        match self.kind {
+            TenantKind::Okta => format!("00g{n:0>17}"),
+            _ => format!("org_2sim{n:0>22}"),
+        }
+    }
+
+    pub(crate) fn add_user(&mut self, new: NewUser, now_ms: i64) -> Result<User, SimError> {
+        let n = self.next_seq();
+        let id = new.id.unwrap_or_else(|| self.user_id(n));
+        if self.user_index.contains_key(&id) {
+            return Err(SimError::invalid(
+                "id",
+                format!("user `{id}` already exists"),
+            ));
+        }
+        let created = new.created_ms.unwrap_or(now_ms);
+        let user = User {
+            email: new.email.unwrap_or_else(|| format!("user{n}@example.test")),
+            first_name: new.first_name.unwrap_or_else(|| format!("First{n}")),
+            last_name: new.last_name.unwrap_or_else(|| format!("Last{n}")),
+            status: new.status.unwrap_or_default(),
+            created_ms: created,
+            updated_ms: created,
+            id: id.clone(),
+        };
+        self.user_index.insert(id, self.users.len());
+        self.users.push(user.clone());
+        Ok(user)
+    }
+
+    pub(crate) fn patch_user(
+        &mut self,
+        id: &str,
+        patch: UserPatch,
+        now_ms: i64,
+    ) -> Result<User, SimError> {
+        let idx = self.user_idx(id)?;
+        let Some(u) = self.users.get_mut(idx) else {
+            return Err(self.not_found("user", id));
+        };
+        if let Some(v) = patch.email {
+            u.email = v;
+        }
+        if let Some(v) = patch.first_name {
+            u.first_name = v;
+        }
+        if let Some(v) = patch.last_name {
+            u.last_name = v;
+        }
+        if let Some(v) = patch.status {
+            u.status = v;
+        }
+        u.updated_ms = now_ms.max(u.updated_ms + 1);
+        Ok(u.clone())
+    }
+
+    pub(crate) fn delete_user(&mut self, id: &str) -> Result<(), SimError> {
+        self.user_idx(id)?;
+        self.users.retain(|u| u.id != id);
+        self.memberships.retain(|m| m.user_id != id);
+        self.user_index = self
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.clone(), i))
+            .collect();
+        Ok(())
+    }
+
+    pub(crate) fn user_idx(&self, id: &str) -> Result<usize, SimError> {
+        self.user_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| self.not_found("user", id))
+    }
+
+    pub(crate) fn user(&self, id: &str) -> Option<&User> {
+        self.user_index.get(id).and_then(|i| self.users.get(*i))
+    }
+
+    pub(crate) fn group(&self, id: &str) -> Option<&Group> {
+        self.group_index.get(id).and_then(|i| self.groups.get(*i))
+    }
+
+    pub(crate) fn add_group(&mut self, new: NewGroup, now_ms: i64) -> Result<Group, SimError> {
+        let n = self.next_seq();
+        let id = new.id.unwrap_or_else(|| self.group_id(n));
+        if self.group_index.contains_key(&id) {
+            return Err(SimError::invalid(
+                "id",
+                format!("group `{id}` already exists"),
+            ));
+        }
+        let name = new.name.unwrap_or_else(|| format!("Group {n}"));
+        let group = Group {
+            slug: name
+                .to_lowercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+            description: new.description.unwrap_or_default(),
+            name,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            id: id.clone(),
+        };
+        self.group_index.insert(id, self.groups.len());
+        self.groups.push(group.clone());
+        Ok(group)
+    }
+
+    pub(crate) fn add_membership(
+        &mut self,
+        group_id: &str,
+        user_id: &str,
+        role: Option<String>,
+        now_ms: i64,
+    ) -> Result<Membership, SimError> {
+        self.user_idx(user_id)?;
+        if self.group(group_id).is_none() {
+            return Err(self.not_found("group", group_id));
+        }
+        if let Some(m) = self
+            .memberships
+            .iter()
+            .find(|m| m.group_id == group_id && m.user_id == user_id)
+        {
+            return Ok(m.clone());
+        }
+        let n = self.next_seq();
+        let m = Membership {
+            id: format!("orgmem_2sim{n:0>21}"),
+            group_id: group_id.to_string(),
+            user_id: user_id.to_string(),
+            role: role.unwrap_or_else(|| "org:member".to_string()),
+            created_ms: now_ms,
+        };
+        self.memberships.push(m.clone());
+        if let Some(g) = self
+            .group_index
+            .get(group_id)
+            .and_then(|i| self.groups.get_mut(*i))
+        {
+            g.updated_ms = now_ms;
+        }
+        Ok(m)
+    }
+
+    pub(crate) fn remove_membership(
+        &mut self,
+        group_id: &str,
+        user_id: &str,
+    ) -> Result<Membership, SimError> {
+        let pos = self
+            .memberships
+            .iter()
+            .position(|m| m.group_id == group_id && m.user_id == user_id)
+            .ok_or_else(|| self.not_found("membership", &format!("{group_id}/{user_id}")))?;
+        Ok(self.memberships.remove(pos))
+    }
+
+    pub(crate) fn members_of(&self, group_id: &str) -> Vec<&Membership> {
+        self.memberships
+            .iter()
+            .filter(|m| m.group_id == group_id)
+            .collect()
+    }
+
+    pub(crate) fn not_found(&self, what: &'static str, id: &str) -> SimError {
+        SimError::NotFound {
+            tenant: self.name.clone(),
+            what,
+            id: id.to_string(),
+        }
+    }
+
+    pub(crate) fn apply_fault(&mut self, fault: Fault) {
+        match fault {
+            Fault::ErrorBurst { count, status } => {
+                self.faults.burst = count;
+                self.faults.burst_status = status;
+            }
+            Fault::Slow { delay_ms } => self.faults.slow_ms = delay_ms,
+            Fault::FailPage { page, times } => self.faults.fail_page = Some((page, times)),
+            Fault::JwksDown { down } => self.faults.jwks_down = down,
+            Fault::Clear => self.faults = Faults::default(),
+        }
+    }
+
+    /// Consumes one failure of the page fault if `page` is the faulty one.
+    pub(crate) fn take_page_fault(&mut self, page: u64) -> bool {
+        match self.faults.fail_page {
+            Some((p, times)) if p == page && times > 0 => {
+                self.faults.fail_page = if times > 1 {
+                    Some((p, times - 1))
+                } else {
+                    None
+                };
+                self.counters.faults_served += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}

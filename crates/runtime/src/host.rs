@@ -1,0 +1,157 @@
+//! `ServiceHost`: the listeners, readiness, health reporter and shutdown token of one service.
+
+use alter_config::ServiceListen;
+use alter_proto::HealthReporter;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::admin::admin_router;
+use crate::readiness::Readiness;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot listen on {addr} ({key}): {source}; is another process using the port?")]
+    Bind { key: String, addr: SocketAddr, source: std::io::Error },
+    #[error("gRPC reflection could not be built: {0}")]
+    Reflection(String),
+    #[error("the {0} server failed: {1}")]
+    Serve(&'static str, String),
+}
+
+/// Bound listeners plus what every service shares. Build it first (ports are known before
+/// anything runs), then hand it the service's routes with [`ServiceHost::serve_grpc`] or
+/// [`ServiceHost::serve_http`].
+pub struct ServiceHost {
+    name: &'static str,
+    listener: TcpListener,
+    admin_listener: TcpListener,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+    health: HealthReporter,
+    health_routes: Routes,
+}
+
+impl std::fmt::Debug for ServiceHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceHost").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl ServiceHost {
+    /// Binds both listeners. `section` is the config section name, used in errors.
+    pub async fn bind(name: &'static str, section: &str, listen: &ServiceListen) -> Result<Self, HostError> {
+        let listener = TcpListener::bind(listen.listen).await.map_err(|source| HostError::Bind {
+            key: format!("{section}.listen"),
+            addr: listen.listen,
+            source,
+        })?;
+        let admin_listener = TcpListener::bind(listen.admin_listen).await.map_err(|source| HostError::Bind {
+            key: format!("{section}.admin_listen"),
+            addr: listen.admin_listen,
+            source,
+        })?;
+        let (health_routes, health) =
+            alter_proto::health_and_reflection().await.map_err(|e| HostError::Reflection(e.to_string()))?;
+        Ok(Self {
+            name,
+            listener,
+            admin_listener,
+            readiness: Readiness::default(),
+            shutdown: CancellationToken::new(),
+            health,
+            health_routes,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.admin_listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub fn health(&self) -> &HealthReporter {
+        &self.health
+    }
+
+    /// Cancel it to stop the service; `run` returns once in-flight requests finished.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves `routes` plus gRPC health and reflection on the main port, and the admin
+    /// endpoints on the admin port, until the shutdown token is cancelled.
+    pub async fn serve_grpc(self, routes: Option<Routes>) -> Result<(), HostError> {
+        let ServiceHost { name, listener, admin_listener, readiness, shutdown, health, health_routes } = self;
+        let mut all = health_routes;
+        if let Some(routes) = routes {
+            all = merge_routes(all, routes);
+        }
+        let admin = spawn_admin(name, admin_listener, readiness, shutdown.clone());
+        tracing::info!(service = name, port = listener.local_addr().map(|a| a.port()).unwrap_or(0), "serving gRPC");
+        let stopping = {
+            let shutdown = shutdown.clone();
+            let health = health.clone();
+            async move {
+                shutdown.cancelled().await;
+                health.set_service_status("", alter_proto::ServingStatus::NotServing).await;
+            }
+        };
+        let result = tonic::transport::Server::builder()
+            .add_routes(all)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
+            .await
+            .map_err(|e| HostError::Serve("gRPC", e.to_string()));
+        shutdown.cancel();
+        let _ = admin.await;
+        tracing::info!(service = name, "stopped");
+        result
+    }
+
+    /// Serves an HTTP router (with gRPC health and reflection merged in, over HTTP/1 and h2c)
+    /// on the main port, and the admin endpoints on the admin port.
+    pub async fn serve_http(self, router: axum::Router) -> Result<(), HostError> {
+        let ServiceHost { name, listener, admin_listener, readiness, shutdown, health: _, health_routes } = self;
+        let admin = spawn_admin(name, admin_listener, readiness, shutdown.clone());
+        let app = router.merge(health_routes.into_axum_router());
+        tracing::info!(service = name, port = listener.local_addr().map(|a| a.port()).unwrap_or(0), "serving HTTP");
+        let token = shutdown.clone();
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await
+            .map_err(|e| HostError::Serve("HTTP", e.to_string()));
+        shutdown.cancel();
+        let _ = admin.await;
+        tracing::info!(service = name, "stopped");
+        result
+    }
+}
+
+fn merge_routes(mut into: Routes, other: Routes) -> Routes {
+    // Routes has no merge of its own; go through the axum routers it wraps.
+    let router = into.clone().into_axum_router().merge(other.into_axum_router());
+    into = Routes::from(router);
+    into
+}
+
+fn spawn_admin(
+    name: &'static str,
+    listener: TcpListener,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let app = admin_router(name, readiness);
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await {
+            tracing::error!(service = name, error = %e, "admin server failed");
+        }
+    })
+}

@@ -1,0 +1,71 @@
+//! The contract every Alter service keeps, so one `main` (and `alter serve`) runs any of them:
+//! load and validate config, start telemetry, bind, serve, stop on SIGTERM.
+
+use alter_config::{CommonSettings, Validate};
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// A deployable service (a library with a thin `main.rs`).
+pub trait Service: Sized + Send + 'static {
+    type Config: DeserializeOwned + Validate + Send + 'static;
+    /// Its name in logs, metrics and the NATS connection, e.g. `jwt-verifier`.
+    const NAME: &'static str;
+
+    fn common(config: &Self::Config) -> &CommonSettings;
+    /// Binds listeners and connects dependencies; nothing is served yet.
+    fn build(config: Self::Config) -> impl Future<Output = Result<Self, BoxError>> + Send;
+    /// The main port (gRPC, or HTTP for webhook-ingest).
+    fn port(&self) -> u16;
+    fn admin_port(&self) -> u16;
+    fn shutdown_token(&self) -> CancellationToken;
+    /// Serves until the shutdown token is cancelled, then drains and returns.
+    fn run_until_stopped(self) -> impl Future<Output = Result<(), BoxError>> + Send;
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The whole `main` of a service binary.
+pub fn run_service<S: Service>() -> ExitCode {
+    let config: S::Config = match alter_config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", S::NAME);
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}: cannot start the async runtime: {e}", S::NAME);
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let _guard = match alter_telemetry::init(S::NAME, &S::common(&config).telemetry) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("{}: {e}", S::NAME);
+                return ExitCode::from(2);
+            }
+        };
+        let service = match S::build(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(service = S::NAME, error = %e, "failed to start");
+                eprintln!("{}: failed to start: {e}", S::NAME);
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(service = S::NAME, port = service.port(), admin_port = service.admin_port(), "started");
+        crate::shutdown::cancel_on_signals(service.shutdown_token());
+        match service.run_until_stopped().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(service = S::NAME, error = %e, "stopped with an error");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

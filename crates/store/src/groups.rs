@@ -1,0 +1,103 @@
+//! Groups (Okta groups, Clerk organizations) and which users belong to them. Membership
+//! changes report exactly what changed so callers can audit and invalidate caches.
+
+use alter_core::{AppId, EventSource, ExternalGroupId, GroupId, UserId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::StoreResult;
+
+/// A stored group. A deleted group keeps its row (for audit and grants history) with
+/// `deleted_at` set and no members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub app_id: AppId,
+    pub external_id: ExternalGroupId,
+    pub name: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A group as the provider names it. `name: None` keeps the stored name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupUpsert {
+    pub external_id: ExternalGroupId,
+    pub name: Option<String>,
+}
+
+/// One user-in-group row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub user_id: UserId,
+    pub group_id: GroupId,
+    pub source: EventSource,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What replacing a user's memberships changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MembershipDiff {
+    pub added: Vec<GroupId>,
+    pub removed: Vec<GroupId>,
+}
+
+impl MembershipDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Persistence of groups and memberships.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Creates or updates groups by external ID in one statement; a deleted group that
+    /// comes back is undeleted. Returns the stored groups in first-seen order of the
+    /// distinct external IDs.
+    async fn upsert_groups(&self, app: AppId, groups: &[GroupUpsert]) -> StoreResult<Vec<Group>>;
+    async fn get_group(&self, app: AppId, group: GroupId) -> StoreResult<Option<Group>>;
+    async fn get_group_by_external_id(
+        &self,
+        app: AppId,
+        external_id: &ExternalGroupId,
+    ) -> StoreResult<Option<Group>>;
+    /// Groups (deleted ones included) in ID order, `limit` at a time, after `after`.
+    async fn list_groups(
+        &self,
+        app: AppId,
+        after: Option<GroupId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Group>>;
+    /// Marks the group deleted and removes all its memberships (R-HOOK-03/04). Returns the
+    /// users who were members. Revoking its grants is [`crate::GrantStore::revoke_all_for_group`].
+    async fn mark_group_deleted(&self, app: AppId, group: GroupId) -> StoreResult<Vec<UserId>>;
+    /// Adds a membership. Returns `false` when it already existed. `NotFound` when the user
+    /// or group is not in the app.
+    async fn add_membership(
+        &self,
+        app: AppId,
+        user: UserId,
+        group: GroupId,
+        source: EventSource,
+    ) -> StoreResult<bool>;
+    /// Removes a membership (R-REV-04). Returns `false` when there was none.
+    async fn remove_membership(
+        &self,
+        app: AppId,
+        user: UserId,
+        group: GroupId,
+    ) -> StoreResult<bool>;
+    /// Makes the user's memberships exactly `groups` (whatever source recorded the old
+    /// ones; new rows get `source`), in one transaction. Returns what changed.
+    async fn replace_user_memberships(
+        &self,
+        app: AppId,
+        user: UserId,
+        groups: &[GroupId],
+        source: EventSource,
+    ) -> StoreResult<MembershipDiff>;
+    /// The groups the user belongs to (never deleted ones), in ID order.
+    async fn list_user_groups(&self, app: AppId, user: UserId) -> StoreResult<Vec<Group>>;
+    /// The memberships of a group.
+    async fn list_group_members(&self, app: AppId, group: GroupId) -> StoreResult<Vec<Membership>>;
+}

@@ -1,0 +1,58 @@
+//! Apps over PostgreSQL.
+
+use alter_core::{AppId, FieldError};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::{PgStore, page_limit};
+use crate::apps::{App, AppStore};
+use crate::error::{StoreError, StoreResult};
+
+fn app_from_row(row: &PgRow) -> StoreResult<App> {
+    Ok(App {
+        id: AppId::from_uuid(row.try_get("id")?),
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl AppStore for PgStore {
+    async fn create_app(&self, name: &str) -> StoreResult<App> {
+        let count = name.chars().count();
+        if count == 0 || count > 200 {
+            return Err(StoreError::Invalid(FieldError::new(
+                "name",
+                format!("must be 1 to 200 characters long; got {count}"),
+            )));
+        }
+        let row = sqlx::query(
+            "INSERT INTO apps (id, name) VALUES ($1, $2) RETURNING id, name, created_at",
+        )
+        .bind(AppId::new().as_uuid())
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        app_from_row(&row)
+    }
+
+    async fn get_app(&self, app: AppId) -> StoreResult<Option<App>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM apps WHERE id = $1")
+            .bind(app.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(app_from_row).transpose()
+    }
+
+    async fn list_apps(&self, after: Option<AppId>, limit: u32) -> StoreResult<Vec<App>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at FROM apps WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|a| a.as_uuid()))
+        .bind(page_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(app_from_row).collect()
+    }
+}

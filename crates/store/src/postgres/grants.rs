@@ -1,0 +1,240 @@
+//! Grants over PostgreSQL: the verify hot path (`list_active_grants_for_user`) is one
+//! statement of three index-backed branches.
+
+use alter_core::{AppId, GrantId, GroupId, Principal, UserId};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use super::{PgStore, is_foreign_key_violation, page_limit, parse_source};
+use crate::error::{StoreError, StoreResult};
+use crate::grants::{Grant, GrantStore, NewGrant, RevokedBy};
+
+macro_rules! grant_columns {
+    () => {
+        "id, app_id, credential_ref, principal_kind, principal_user_id, principal_group_id, \
+         expires_at, revoked_at, revoked_source, revoked_by, created_at"
+    };
+}
+
+fn grant_from_row(row: &PgRow) -> StoreResult<Grant> {
+    let kind: String = row.try_get("principal_kind")?;
+    let user: Option<Uuid> = row.try_get("principal_user_id")?;
+    let group: Option<Uuid> = row.try_get("principal_group_id")?;
+    let principal = match (kind.as_str(), user, group) {
+        ("user", Some(user), None) => Principal::User(UserId::from_uuid(user)),
+        ("group", None, Some(group)) => Principal::Group(GroupId::from_uuid(group)),
+        ("system", None, None) => Principal::System,
+        _ => {
+            return Err(StoreError::corrupt(
+                "grant principal",
+                format!("kind {kind:?} with mismatched IDs"),
+            ));
+        }
+    };
+    let source: Option<String> = row.try_get("revoked_source")?;
+    let cause: Option<String> = row.try_get("revoked_by")?;
+    let revoked_by = match (source, cause) {
+        (Some(source), Some(cause)) => Some(RevokedBy {
+            source: parse_source("grants.revoked_source", &source)?,
+            cause,
+        }),
+        _ => None,
+    };
+    Ok(Grant {
+        id: GrantId::from_uuid(row.try_get("id")?),
+        app_id: AppId::from_uuid(row.try_get("app_id")?),
+        credential_ref: row.try_get("credential_ref")?,
+        principal,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revoked_by,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const ACTIVE_FOR_USER: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE app_id = $1 AND principal_kind = 'user' AND principal_user_id = $2 \
+       AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) \
+     UNION ALL SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE app_id = $1 AND principal_kind = 'system' \
+       AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) \
+     UNION ALL SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE $3 AND app_id = $1 AND principal_kind = 'group' \
+       AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) \
+       AND principal_group_id IN (SELECT m.group_id FROM memberships m \
+           JOIN groups g ON g.app_id = m.app_id AND g.id = m.group_id \
+           WHERE m.app_id = $1 AND m.user_id = $2 AND g.deleted_at IS NULL) \
+     ORDER BY id"
+);
+
+const REVOKE_FOR_USER: &str = concat!(
+    "UPDATE grants SET revoked_at = now(), revoked_source = $3, revoked_by = $4 \
+     WHERE app_id = $1 AND principal_kind = 'user' AND principal_user_id = $2 AND revoked_at IS NULL \
+     RETURNING ",
+    grant_columns!()
+);
+
+const REVOKE_FOR_GROUP: &str = concat!(
+    "UPDATE grants SET revoked_at = now(), revoked_source = $3, revoked_by = $4 \
+     WHERE app_id = $1 AND principal_kind = 'group' AND principal_group_id = $2 AND revoked_at IS NULL \
+     RETURNING ",
+    grant_columns!()
+);
+
+impl PgStore {
+    /// Runs one of the revoke-all statements and returns the revoked grants in ID order.
+    async fn revoke_all(
+        &self,
+        sql: &'static str,
+        app: AppId,
+        principal: Uuid,
+        by: &RevokedBy,
+    ) -> StoreResult<Vec<Grant>> {
+        let rows = sqlx::query(sql)
+            .bind(app.as_uuid())
+            .bind(principal)
+            .bind(by.source.as_str())
+            .bind(&by.cause)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut grants = rows
+            .iter()
+            .map(grant_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        grants.sort_by_key(|g| g.id);
+        Ok(grants)
+    }
+}
+
+#[async_trait]
+impl GrantStore for PgStore {
+    async fn create_grant(&self, app: AppId, grant: &NewGrant) -> StoreResult<Grant> {
+        let (kind, user, group) = match grant.principal {
+            Principal::User(user) => ("user", Some(user.as_uuid()), None),
+            Principal::Group(group) => ("group", None, Some(group.as_uuid())),
+            Principal::System => ("system", None, None),
+        };
+        let result = sqlx::query(concat!(
+            "INSERT INTO grants (id, app_id, credential_ref, principal_kind, principal_user_id, \
+             principal_group_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+            grant_columns!()
+        ))
+        .bind(GrantId::new().as_uuid())
+        .bind(app.as_uuid())
+        .bind(&grant.credential_ref)
+        .bind(kind)
+        .bind(user)
+        .bind(group)
+        .bind(grant.expires_at)
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok(row) => grant_from_row(&row),
+            Err(e) if is_foreign_key_violation(&e) => {
+                Err(StoreError::not_found(match grant.principal {
+                    Principal::User(user) => format!("user {user} (the grant's principal)"),
+                    Principal::Group(group) => format!("group {group} (the grant's principal)"),
+                    Principal::System => format!("app {app}"),
+                }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_grant(&self, app: AppId, grant: GrantId) -> StoreResult<Option<Grant>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM grants WHERE app_id = $1 AND id = $2"
+        ))
+        .bind(app.as_uuid())
+        .bind(grant.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn list_grants(
+        &self,
+        app: AppId,
+        after: Option<GrantId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Grant>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM grants WHERE app_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(app.as_uuid())
+        .bind(after.map(|g| g.as_uuid()))
+        .bind(page_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn list_active_grants_for_user(
+        &self,
+        app: AppId,
+        user: UserId,
+        include_group_grants: bool,
+    ) -> StoreResult<Vec<Grant>> {
+        let rows = sqlx::query(ACTIVE_FOR_USER)
+            .bind(app.as_uuid())
+            .bind(user.as_uuid())
+            .bind(include_group_grants)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn revoke_grant(
+        &self,
+        app: AppId,
+        grant: GrantId,
+        by: &RevokedBy,
+    ) -> StoreResult<Option<Grant>> {
+        let row = sqlx::query(concat!(
+            "UPDATE grants SET revoked_at = now(), revoked_source = $3, revoked_by = $4 \
+             WHERE app_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING ",
+            grant_columns!()
+        ))
+        .bind(app.as_uuid())
+        .bind(grant.as_uuid())
+        .bind(by.source.as_str())
+        .bind(&by.cause)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => grant_from_row(&row).map(Some),
+            None if self.get_grant(app, grant).await?.is_some() => Ok(None),
+            None => Err(StoreError::not_found(format!("grant {grant}"))),
+        }
+    }
+
+    async fn revoke_all_for_user(
+        &self,
+        app: AppId,
+        user: UserId,
+        by: &RevokedBy,
+    ) -> StoreResult<Vec<Grant>> {
+        self.revoke_all(REVOKE_FOR_USER, app, user.as_uuid(), by)
+            .await
+    }
+
+    async fn revoke_all_for_group(
+        &self,
+        app: AppId,
+        group: GroupId,
+        by: &RevokedBy,
+    ) -> StoreResult<Vec<Grant>> {
+        self.revoke_all(REVOKE_FOR_GROUP, app, group.as_uuid(), by)
+            .await
+    }
+}

@@ -1,0 +1,307 @@
+//! Groups and memberships over PostgreSQL.
+
+use alter_core::{AppId, EventSource, ExternalGroupId, GroupId, UserId};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use super::{
+    PgStore, corrupt, dedupe_last_wins, is_foreign_key_violation, page_limit, parse_source,
+};
+use crate::error::{StoreError, StoreResult};
+use crate::groups::{Group, GroupStore, GroupUpsert, Membership, MembershipDiff};
+
+macro_rules! group_columns {
+    () => {
+        "id, app_id, external_id, name, deleted_at, created_at"
+    };
+}
+
+fn group_from_row(row: &PgRow) -> StoreResult<Group> {
+    let external_id: String = row.try_get("external_id")?;
+    Ok(Group {
+        id: GroupId::from_uuid(row.try_get("id")?),
+        app_id: AppId::from_uuid(row.try_get("app_id")?),
+        external_id: ExternalGroupId::parse("groups.external_id", &external_id)
+            .map_err(corrupt("group external ID"))?,
+        name: row.try_get("name")?,
+        deleted_at: row.try_get("deleted_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const UPSERT_GROUPS: &str = "
+WITH input AS (
+    SELECT * FROM UNNEST($2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS t(id, external_id, name, ord)
+),
+up AS (
+    INSERT INTO groups AS g (id, app_id, external_id, name)
+    SELECT id, $1, external_id, name FROM input ORDER BY ord
+    ON CONFLICT (app_id, external_id) DO UPDATE SET
+        name = COALESCE(EXCLUDED.name, g.name), deleted_at = NULL, updated_at = now()
+    WHERE g.deleted_at IS NOT NULL OR (EXCLUDED.name IS NOT NULL AND EXCLUDED.name IS DISTINCT FROM g.name)
+    RETURNING g.id, g.app_id, g.external_id, g.name, g.deleted_at, g.created_at
+)
+SELECT up.id, up.app_id, up.external_id, up.name, up.deleted_at, up.created_at, i.ord
+FROM up JOIN input i ON i.external_id = up.external_id
+UNION ALL
+SELECT g.id, g.app_id, g.external_id, g.name, g.deleted_at, g.created_at, i.ord
+FROM groups g JOIN input i ON g.external_id = i.external_id
+WHERE g.app_id = $1 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
+ORDER BY ord";
+
+#[async_trait]
+impl GroupStore for PgStore {
+    async fn upsert_groups(&self, app: AppId, groups: &[GroupUpsert]) -> StoreResult<Vec<Group>> {
+        let distinct = dedupe_last_wins(groups, |g| g.external_id.as_str());
+        if distinct.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = distinct.iter().map(|_| GroupId::new().as_uuid()).collect();
+        let external_ids: Vec<&str> = distinct.iter().map(|g| g.external_id.as_str()).collect();
+        let names: Vec<Option<&str>> = distinct.iter().map(|g| g.name.as_deref()).collect();
+        let rows = sqlx::query(UPSERT_GROUPS)
+            .bind(app.as_uuid())
+            .bind(&ids)
+            .bind(&external_ids)
+            .bind(&names)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_foreign_key_violation(&e) {
+                    StoreError::not_found(format!("app {app}"))
+                } else {
+                    e.into()
+                }
+            })?;
+        let mut out = rows
+            .iter()
+            .map(group_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if out.len() < distinct.len() {
+            // Some were inserted concurrently after our snapshot and needed no change.
+            let mut complete = Vec::with_capacity(distinct.len());
+            for wanted in &distinct {
+                let found = match out.iter().position(|g| g.external_id == wanted.external_id) {
+                    Some(i) => out.swap_remove(i),
+                    None => self
+                        .get_group_by_external_id(app, &wanted.external_id)
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::not_found(format!("group {}", wanted.external_id))
+                        })?,
+                };
+                complete.push(found);
+            }
+            out = complete;
+        }
+        Ok(out)
+    }
+
+    async fn get_group(&self, app: AppId, group: GroupId) -> StoreResult<Option<Group>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM groups WHERE app_id = $1 AND id = $2"
+        ))
+        .bind(app.as_uuid())
+        .bind(group.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(group_from_row).transpose()
+    }
+
+    async fn get_group_by_external_id(
+        &self,
+        app: AppId,
+        external_id: &ExternalGroupId,
+    ) -> StoreResult<Option<Group>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM groups WHERE app_id = $1 AND external_id = $2"
+        ))
+        .bind(app.as_uuid())
+        .bind(external_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(group_from_row).transpose()
+    }
+
+    async fn list_groups(
+        &self,
+        app: AppId,
+        after: Option<GroupId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Group>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM groups WHERE app_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(app.as_uuid())
+        .bind(after.map(|g| g.as_uuid()))
+        .bind(page_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(group_from_row).collect()
+    }
+
+    async fn mark_group_deleted(&self, app: AppId, group: GroupId) -> StoreResult<Vec<UserId>> {
+        let mut tx = self.pool.begin().await?;
+        let found = sqlx::query(
+            "UPDATE groups SET deleted_at = COALESCE(deleted_at, now()), updated_at = now() \
+             WHERE app_id = $1 AND id = $2",
+        )
+        .bind(app.as_uuid())
+        .bind(group.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+        if found.rows_affected() == 0 {
+            return Err(StoreError::not_found(format!("group {group}")));
+        }
+        let members: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM memberships WHERE app_id = $1 AND group_id = $2 RETURNING user_id",
+        )
+        .bind(app.as_uuid())
+        .bind(group.as_uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(members.into_iter().map(UserId::from_uuid).collect())
+    }
+
+    async fn add_membership(
+        &self,
+        app: AppId,
+        user: UserId,
+        group: GroupId,
+        source: EventSource,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO memberships (app_id, user_id, group_id, source) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(app.as_uuid())
+        .bind(user.as_uuid())
+        .bind(group.as_uuid())
+        .bind(source.as_str())
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) => Ok(done.rows_affected() == 1),
+            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::not_found(format!(
+                "user {user} or group {group}"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remove_membership(
+        &self,
+        app: AppId,
+        user: UserId,
+        group: GroupId,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM memberships WHERE app_id = $1 AND user_id = $2 AND group_id = $3",
+        )
+        .bind(app.as_uuid())
+        .bind(user.as_uuid())
+        .bind(group.as_uuid())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn replace_user_memberships(
+        &self,
+        app: AppId,
+        user: UserId,
+        groups: &[GroupId],
+        source: EventSource,
+    ) -> StoreResult<MembershipDiff> {
+        let wanted: Vec<Uuid> = groups.iter().map(|g| g.as_uuid()).collect();
+        let mut tx = self.pool.begin().await?;
+        // Serialises concurrent replacements for the same user (and proves the user exists).
+        let locked =
+            sqlx::query("SELECT 1 FROM users WHERE app_id = $1 AND id = $2 FOR NO KEY UPDATE")
+                .bind(app.as_uuid())
+                .bind(user.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if locked.is_none() {
+            return Err(StoreError::not_found(format!("user {user}")));
+        }
+        let removed: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM memberships WHERE app_id = $1 AND user_id = $2 AND NOT (group_id = ANY($3::uuid[])) \
+             RETURNING group_id",
+        )
+        .bind(app.as_uuid())
+        .bind(user.as_uuid())
+        .bind(&wanted)
+        .fetch_all(&mut *tx)
+        .await?;
+        let added: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO memberships (app_id, user_id, group_id, source) \
+             SELECT $1, $2, g, $4 FROM UNNEST($3::uuid[]) AS g ON CONFLICT DO NOTHING RETURNING group_id",
+        )
+        .bind(app.as_uuid())
+        .bind(user.as_uuid())
+        .bind(&wanted)
+        .bind(source.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_foreign_key_violation(&e) {
+                StoreError::not_found(format!("one of the groups given for user {user}"))
+            } else {
+                e.into()
+            }
+        })?;
+        tx.commit().await?;
+        let mut diff = MembershipDiff {
+            added: added.into_iter().map(GroupId::from_uuid).collect(),
+            removed: removed.into_iter().map(GroupId::from_uuid).collect(),
+        };
+        diff.added.sort();
+        diff.removed.sort();
+        Ok(diff)
+    }
+
+    async fn list_user_groups(&self, app: AppId, user: UserId) -> StoreResult<Vec<Group>> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.app_id, g.external_id, g.name, g.deleted_at, g.created_at \
+             FROM memberships m JOIN groups g ON g.app_id = m.app_id AND g.id = m.group_id \
+             WHERE m.app_id = $1 AND m.user_id = $2 AND g.deleted_at IS NULL ORDER BY g.id",
+        )
+        .bind(app.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(group_from_row).collect()
+    }
+
+    async fn list_group_members(&self, app: AppId, group: GroupId) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT user_id, group_id, source, created_at FROM memberships \
+             WHERE app_id = $1 AND group_id = $2 ORDER BY user_id",
+        )
+        .bind(app.as_uuid())
+        .bind(group.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let source: String = row.try_get("source")?;
+                Ok(Membership {
+                    user_id: UserId::from_uuid(row.try_get("user_id")?),
+                    group_id: GroupId::from_uuid(row.try_get("group_id")?),
+                    source: parse_source("memberships.source", &source)?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,278 @@
+//! Users over PostgreSQL: batched upserts with UNNEST that write only changed rows, and
+//! versioned status changes.
+
+use std::collections::HashMap;
+
+use alter_core::{AppId, ExternalUserId, IdpId, UserId, UserStatus};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use super::{
+    PgStore, corrupt, dedupe_last_wins, is_foreign_key_violation, page_limit, parse_status,
+};
+use crate::error::{StoreError, StoreResult};
+use crate::users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
+
+macro_rules! user_columns {
+    () => {
+        "id, app_id, idp_id, external_id, email, display_name, status, state_version, created_at, updated_at"
+    };
+}
+
+pub(crate) fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    let external_id: String = row.try_get("external_id")?;
+    let status: String = row.try_get("status")?;
+    Ok(User {
+        id: UserId::from_uuid(row.try_get("id")?),
+        app_id: AppId::from_uuid(row.try_get("app_id")?),
+        idp_id: IdpId::from_uuid(row.try_get("idp_id")?),
+        external_id: ExternalUserId::parse("users.external_id", &external_id)
+            .map_err(corrupt("user external ID"))?,
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        status: parse_status(&status)?,
+        state_version: row.try_get("state_version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// One statement: insert new users, update changed ones (status only when the version is
+/// newer), and read back unchanged ones, all in input order.
+const UPSERT_USERS: &str = "
+WITH input AS (
+    SELECT * FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[])
+        WITH ORDINALITY AS t(id, external_id, email, display_name, status, state_version, ord)
+),
+old AS (
+    SELECT u.external_id, u.status FROM users u JOIN input i ON u.external_id = i.external_id
+    WHERE u.app_id = $1
+),
+up AS (
+    INSERT INTO users AS u (id, app_id, idp_id, external_id, email, display_name, status, state_version)
+    SELECT id, $1, $2, external_id, email, display_name, status, state_version FROM input ORDER BY ord
+    ON CONFLICT (app_id, external_id) DO UPDATE SET
+        idp_id = EXCLUDED.idp_id,
+        email = COALESCE(EXCLUDED.email, u.email),
+        display_name = COALESCE(EXCLUDED.display_name, u.display_name),
+        status = CASE WHEN EXCLUDED.state_version > u.state_version THEN EXCLUDED.status ELSE u.status END,
+        state_version = GREATEST(EXCLUDED.state_version, u.state_version),
+        updated_at = now()
+    WHERE u.idp_id <> EXCLUDED.idp_id
+       OR (EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM u.email)
+       OR (EXCLUDED.display_name IS NOT NULL AND EXCLUDED.display_name IS DISTINCT FROM u.display_name)
+       OR (EXCLUDED.state_version > u.state_version AND EXCLUDED.status <> u.status)
+    RETURNING u.id, u.app_id, u.idp_id, u.external_id, u.email, u.display_name, u.status,
+              u.state_version, u.created_at, u.updated_at, (u.xmax = 0) AS created
+)
+SELECT up.id, up.app_id, up.idp_id, up.external_id, up.email, up.display_name, up.status,
+       up.state_version, up.created_at, up.updated_at, up.created, true AS changed,
+       old.status AS previous_status, i.ord
+FROM up JOIN input i ON i.external_id = up.external_id LEFT JOIN old ON old.external_id = up.external_id
+UNION ALL
+SELECT u.id, u.app_id, u.idp_id, u.external_id, u.email, u.display_name, u.status,
+       u.state_version, u.created_at, u.updated_at, false, false, u.status, i.ord
+FROM users u JOIN input i ON u.external_id = i.external_id
+WHERE u.app_id = $1 AND NOT EXISTS (SELECT 1 FROM up WHERE up.external_id = i.external_id)
+ORDER BY ord";
+
+fn upserted_from_row(row: &PgRow) -> StoreResult<UpsertedUser> {
+    let previous: Option<String> = row.try_get("previous_status")?;
+    let created: bool = row.try_get("created")?;
+    Ok(UpsertedUser {
+        user: user_from_row(row)?,
+        created,
+        changed: row.try_get("changed")?,
+        previous_status: if created {
+            None
+        } else {
+            previous.as_deref().map(parse_status).transpose()?
+        },
+    })
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn upsert_user(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        user: &UserUpsert,
+    ) -> StoreResult<UpsertedUser> {
+        let mut out = self
+            .upsert_users_batch(app, idp, std::slice::from_ref(user))
+            .await?;
+        out.pop()
+            .ok_or_else(|| StoreError::not_found(format!("user {}", user.external_id)))
+    }
+
+    async fn upsert_users_batch(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        users: &[UserUpsert],
+    ) -> StoreResult<Vec<UpsertedUser>> {
+        let users = dedupe_last_wins(users, |u| u.external_id.as_str());
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = users.iter().map(|_| UserId::new().as_uuid()).collect();
+        let external_ids: Vec<&str> = users.iter().map(|u| u.external_id.as_str()).collect();
+        let emails: Vec<Option<&str>> = users.iter().map(|u| u.email.as_deref()).collect();
+        let names: Vec<Option<&str>> = users.iter().map(|u| u.display_name.as_deref()).collect();
+        let statuses: Vec<&str> = users.iter().map(|u| u.status.as_str()).collect();
+        let versions: Vec<i64> = users.iter().map(|u| u.state_version).collect();
+        let result = sqlx::query(UPSERT_USERS)
+            .bind(app.as_uuid())
+            .bind(idp.as_uuid())
+            .bind(&ids)
+            .bind(&external_ids)
+            .bind(&emails)
+            .bind(&names)
+            .bind(&statuses)
+            .bind(&versions)
+            .fetch_all(&self.pool)
+            .await;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(e) if is_foreign_key_violation(&e) => {
+                return Err(StoreError::not_found(format!(
+                    "identity provider {idp} of app {app}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = rows
+            .iter()
+            .map(upserted_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if out.len() < users.len() {
+            // A concurrent writer inserted some of these users after our snapshot and they
+            // needed no change: read them now, in input order.
+            let mut by_external: HashMap<String, UpsertedUser> = out
+                .drain(..)
+                .map(|u| (u.user.external_id.as_str().to_owned(), u))
+                .collect();
+            for user in &users {
+                if let Some(found) = by_external.remove(user.external_id.as_str()) {
+                    out.push(found);
+                } else {
+                    let stored = self
+                        .get_user_by_external_id(app, &user.external_id)
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::not_found(format!("user {}", user.external_id))
+                        })?;
+                    out.push(UpsertedUser {
+                        previous_status: Some(stored.status),
+                        user: stored,
+                        created: false,
+                        changed: false,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_user_status(
+        &self,
+        app: AppId,
+        user: UserId,
+        status: UserStatus,
+        state_version: i64,
+    ) -> StoreResult<StatusChange> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE app_id = $1 AND id = $2 FOR UPDATE"
+        ))
+        .bind(app.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current = match row {
+            Some(row) => user_from_row(&row)?,
+            None => return Err(StoreError::not_found(format!("user {user}"))),
+        };
+        if state_version <= current.state_version {
+            tx.commit().await?;
+            return Ok(StatusChange {
+                previous_status: current.status,
+                user: current,
+                applied: false,
+            });
+        }
+        let row = sqlx::query(concat!(
+            "UPDATE users SET status = $3, state_version = $4, \
+             updated_at = CASE WHEN status <> $3 THEN now() ELSE updated_at END \
+             WHERE app_id = $1 AND id = $2 RETURNING ",
+            user_columns!()
+        ))
+        .bind(app.as_uuid())
+        .bind(user.as_uuid())
+        .bind(status.as_str())
+        .bind(state_version)
+        .fetch_one(&mut *tx)
+        .await?;
+        let updated = user_from_row(&row)?;
+        tx.commit().await?;
+        Ok(StatusChange {
+            applied: current.status != status,
+            previous_status: current.status,
+            user: updated,
+        })
+    }
+
+    async fn get_user(&self, app: AppId, user: UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE app_id = $1 AND id = $2"
+        ))
+        .bind(app.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn get_user_by_external_id(
+        &self,
+        app: AppId,
+        external_id: &ExternalUserId,
+    ) -> StoreResult<Option<User>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE app_id = $1 AND external_id = $2"
+        ))
+        .bind(app.as_uuid())
+        .bind(external_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(
+        &self,
+        app: AppId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE app_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(app.as_uuid())
+        .bind(after.map(|u| u.as_uuid()))
+        .bind(page_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+}
