@@ -10,7 +10,7 @@ export CARGO_INCREMENTAL ?= 0
 export ALTER_TEST_DATABASE_URL ?= postgres://alter:alter@127.0.0.1:5432/alter
 export ALTER_TEST_NATS_URL ?= nats://127.0.0.1:4222
 
-.PHONY: help services test fmt-check lint unit run bench build clean-test-dbs
+.PHONY: help services test fmt-check lint unit conformance-check conformance run bench build clean-test-dbs
 
 help:
 	@echo "make run      start PostgreSQL + NATS, then all six services (alter serve)"
@@ -30,7 +30,14 @@ lint:
 unit: services
 	$(CARGO) test --workspace --locked
 
-test: services fmt-check lint unit
+conformance-check:
+	python3 scripts/conformance.py --check
+
+# Regenerate docs/conformance.md after adding or renaming rule tests.
+conformance:
+	python3 scripts/conformance.py
+
+test: services fmt-check conformance-check lint unit
 	@scripts/cleanup-test-resources.sh
 
 build:

@@ -41,7 +41,13 @@ impl Config {
     /// Loopback on port 0 with the given database and NATS: what tests use.
     pub fn for_tests(common: CommonSettings) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { common, audit_writer: Settings { listen: any, admin_listen: any } }
+        Self {
+            common,
+            audit_writer: Settings {
+                listen: any,
+                admin_listen: any,
+            },
+        }
     }
 }
 
@@ -49,7 +55,9 @@ impl Validate for Config {
     fn validate(&self) -> Vec<ConfigIssue> {
         let mut issues = vec![];
         self.common.validate(&mut issues);
-        self.audit_writer.listen().validate("audit_writer", &mut issues);
+        self.audit_writer
+            .listen()
+            .validate("audit_writer", &mut issues);
         issues
     }
 }

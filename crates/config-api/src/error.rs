@@ -1,4 +1,10 @@
-//! Why `config-api` could not start or stopped.
+//! Why `config-api` could not start, and why an admin call failed: one enum, one conversion
+//! to `tonic::Status`, so every caller-visible message names the field or thing and the fix.
+
+use alter_config::ConfigIssue;
+use alter_core::FieldError;
+use alter_store::StoreError;
+use tonic::{Code, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -6,4 +12,95 @@ pub enum Error {
     Host(#[from] alter_runtime::HostError),
     #[error(transparent)]
     Connect(#[from] alter_runtime::ConnectError),
+    /// The configuration given to `Application::build` is invalid.
+    #[error("configuration is invalid: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Config(Vec<ConfigIssue>),
+    /// The outbound HTTP client for discovery could not be built.
+    #[error("the HTTP client for OIDC discovery could not be built: {0}")]
+    HttpClient(String),
+
+    /// No or a wrong admin bearer token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A request field is invalid; the message names it and the fix.
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    /// The thing asked for is not in this app; the message names it and how to find it.
+    #[error("{0}")]
+    NotFound(String),
+    /// Creating it would break a uniqueness rule (R-CFG-01).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// Well-formed but not allowed in the current state (locked mappings, ineligible IDP).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// OIDC discovery of the issuer failed (R-CFG-03); nothing was saved.
+    #[error(transparent)]
+    Discovery(#[from] alter_providers::DiscoveryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cache invalidation could not be published: {0}")]
+    Bus(#[from] alter_bus::BusError),
+}
+
+impl Error {
+    /// The gRPC code this error is answered with.
+    pub fn code(&self) -> Code {
+        use alter_providers::DiscoveryError as D;
+        match self {
+            Error::Unauthenticated(_) => Code::Unauthenticated,
+            Error::Invalid(_) => Code::InvalidArgument,
+            Error::NotFound(_) => Code::NotFound,
+            Error::AlreadyExists(_) => Code::AlreadyExists,
+            Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::Discovery(D::IssuerMismatch { .. }) => Code::InvalidArgument,
+            Error::Discovery(_) => Code::FailedPrecondition,
+            Error::Store(StoreError::NotFound { .. }) => Code::NotFound,
+            Error::Store(StoreError::AlreadyExists { .. }) => Code::AlreadyExists,
+            Error::Store(StoreError::Conflict { .. }) => Code::FailedPrecondition,
+            Error::Store(StoreError::Invalid(_)) => Code::InvalidArgument,
+            Error::Store(_) | Error::Bus(_) => Code::Unavailable,
+            Error::Host(_) | Error::Connect(_) | Error::Config(_) | Error::HttpClient(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        let code = error.code();
+        let message = match &error {
+            // Infrastructure details stay in the log; the caller learns what to do.
+            Error::Store(StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt { .. }) => {
+                tracing::error!(error = %error, "admin call failed on the database");
+                "the database could not answer; try again, and check config-api's log if it persists".to_owned()
+            }
+            Error::Bus(_) => {
+                tracing::error!(error = %error, "admin call could not publish an invalidation");
+                "the change was saved but verifier caches could not be told; retry the call or restart the verifiers".to_owned()
+            }
+            _ => error.to_string(),
+        };
+        Status::new(code, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_are_invalid_argument_naming_the_field() {
+        let status = Status::from(Error::from(FieldError::new("audience", "is required: give it")));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "audience is required: give it");
+    }
+
+    #[test]
+    fn store_errors_keep_their_meaning() {
+        let s = Status::from(Error::from(StoreError::Conflict { reason: "locked".into() }));
+        assert_eq!((s.code(), s.message()), (Code::FailedPrecondition, "locked"));
+        let s = Status::from(Error::from(StoreError::NotFound { what: "grant 1".into() }));
+        assert_eq!(s.code(), Code::NotFound);
+        assert!(s.message().starts_with("grant 1 was not found"), "{}", s.message());
+    }
 }

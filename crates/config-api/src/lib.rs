@@ -1,26 +1,43 @@
 //! The admin gRPC API (`alter.admin.v1`): apps, the identity provider, grants, users, groups
 //! and audit queries. Every product validation rule it applies lives in `alter-core`.
 
+mod api;
+mod auth;
 mod config;
+mod convert;
 mod error;
 
-pub use config::{Config, Settings};
+pub use api::AdminApi;
+pub use auth::AdminAuth;
+pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
 
+use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
 use alter_runtime::{connect_bus, connect_store, BoxError, CancellationToken, Service, ServiceHost};
 
 /// The running service: listeners bound, dependencies connected.
 #[derive(Debug)]
 pub struct Application {
     host: ServiceHost,
+    api: AdminApi,
 }
 
 impl Application {
+    /// Checks the admin token hashes, binds the listeners and connects PostgreSQL and NATS.
     pub async fn build(config: Config) -> Result<Self, Error> {
+        let hashes = config.config_api.token_hashes().map_err(Error::Config)?;
+        if hashes.is_empty() {
+            tracing::warn!(
+                key = ADMIN_TOKEN_HASHES_KEY,
+                "no admin token hashes are configured: every admin call will be refused; create one with `alter secrets new-admin-token`"
+            );
+        }
+        let http = alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
         let host = ServiceHost::bind(Self::NAME, "config_api", &config.config_api.listen()).await?;
-        connect_store(&config.common.database, &host).await?;
-        connect_bus(Self::NAME, &config.common.nats, &host).await?;
-        Ok(Self { host })
+        let store = connect_store(&config.common.database, &host).await?;
+        let bus = connect_bus(Self::NAME, &config.common.nats, &host).await?;
+        let api = AdminApi::new(store, bus, http, AdminAuth::new(hashes));
+        Ok(Self { host, api })
     }
 
     pub fn port(&self) -> u16 {
@@ -35,8 +52,12 @@ impl Application {
         self.host.shutdown_token()
     }
 
+    /// Serves `alter.admin.v1.AdminService` (marked SERVING in gRPC health) until stopped.
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        self.host.serve_grpc(None).await?;
+        let Self { host, api } = self;
+        host.health().set_serving::<AdminServiceServer<AdminApi>>().await;
+        let routes = tonic::service::Routes::new(AdminServiceServer::new(api));
+        host.serve_grpc(Some(routes)).await?;
         Ok(())
     }
 }

@@ -5,5 +5,7 @@
 mod load;
 mod sections;
 
-pub use load::{load, load_from, ConfigError, ConfigIssue, Validate};
-pub use sections::{CommonSettings, DatabaseSettings, LogFormat, NatsSettings, ServiceListen, TelemetrySettings};
+pub use load::{ConfigError, ConfigIssue, Validate, load, load_from};
+pub use sections::{
+    CommonSettings, DatabaseSettings, LogFormat, NatsSettings, ServiceListen, TelemetrySettings,
+};

@@ -1,7 +1,7 @@
 //! Loading and whole-tree validation.
 
-use figment::providers::{Env, Format, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Toml};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,10 @@ pub struct ConfigIssue {
 
 impl ConfigIssue {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { key: key.into(), message: message.into() }
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -28,7 +31,9 @@ impl fmt::Display for ConfigIssue {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file or environment could not be parsed into the typed tree.
-    #[error("configuration could not be read: {0} (keys come from {1} and ALTER_<SECTION>__<KEY> environment variables)")]
+    #[error(
+        "configuration could not be read: {0} (keys come from {1} and ALTER_<SECTION>__<KEY> environment variables)"
+    )]
     Parse(String, String),
     /// The tree parsed but some values are invalid; every invalid key is listed.
     #[error("configuration is invalid:\n{}", .0.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
@@ -42,7 +47,9 @@ pub trait Validate {
 
 /// The file read when none is named: `$ALTER_CONFIG`, else `./alter.toml` (absent is fine).
 fn default_file() -> PathBuf {
-    std::env::var_os("ALTER_CONFIG").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("alter.toml"))
+    std::env::var_os("ALTER_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("alter.toml"))
 }
 
 /// Loads `T` from defaults (serde defaults on `T`), the config file and the environment.
@@ -51,7 +58,10 @@ pub fn load<T: DeserializeOwned + Validate>() -> Result<T, ConfigError> {
 }
 
 /// Loads `T` from `base` (e.g. test overrides merged last), then the file, then the environment.
-pub fn load_from<T: DeserializeOwned + Validate>(file: &Path, overrides: Figment) -> Result<T, ConfigError> {
+pub fn load_from<T: DeserializeOwned + Validate>(
+    file: &Path,
+    overrides: Figment,
+) -> Result<T, ConfigError> {
     let figment = Figment::new()
         .merge(Toml::file(file))
         .merge(Env::prefixed("ALTER_").split("__").ignore(&["config"]))
@@ -60,7 +70,11 @@ pub fn load_from<T: DeserializeOwned + Validate>(file: &Path, overrides: Figment
         .extract()
         .map_err(|e| ConfigError::Parse(e.to_string(), file.display().to_string()))?;
     let issues = config.validate();
-    if issues.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(issues)) }
+    if issues.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(issues))
+    }
 }
 
 #[cfg(test)]

@@ -40,12 +40,18 @@ impl DatabaseSettings {
             ));
         }
         if self.max_connections == 0 {
-            issues.push(ConfigIssue::new("database.max_connections", "must be at least 1"));
+            issues.push(ConfigIssue::new(
+                "database.max_connections",
+                "must be at least 1",
+            ));
         }
         if self.min_connections > self.max_connections {
             issues.push(ConfigIssue::new(
                 "database.min_connections",
-                format!("is {} but database.max_connections is {}; lower it", self.min_connections, self.max_connections),
+                format!(
+                    "is {} but database.max_connections is {}; lower it",
+                    self.min_connections, self.max_connections
+                ),
             ));
         }
     }
@@ -62,17 +68,26 @@ pub struct NatsSettings {
 
 impl Default for NatsSettings {
     fn default() -> Self {
-        Self { url: "nats://127.0.0.1:4222".to_owned(), prefix: String::new() }
+        Self {
+            url: "nats://127.0.0.1:4222".to_owned(),
+            prefix: String::new(),
+        }
     }
 }
 
 impl NatsSettings {
     pub fn validate(&self, issues: &mut Vec<ConfigIssue>) {
         if !(self.url.starts_with("nats://") || self.url.starts_with("tls://")) {
-            issues.push(ConfigIssue::new("nats.url", "must be a nats:// or tls:// URL, e.g. nats://nats:4222"));
+            issues.push(ConfigIssue::new(
+                "nats.url",
+                "must be a nats:// or tls:// URL, e.g. nats://nats:4222",
+            ));
         }
         if !self.prefix.is_empty()
-            && !self.prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+            && !self
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
         {
             issues.push(ConfigIssue::new(
                 "nats.prefix",
@@ -105,7 +120,11 @@ pub struct TelemetrySettings {
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self { log_level: "info,sqlx=warn".to_owned(), log_format: LogFormat::Json, otlp_endpoint: None }
+        Self {
+            log_level: "info,sqlx=warn".to_owned(),
+            log_format: LogFormat::Json,
+            otlp_endpoint: None,
+        }
     }
 }
 
@@ -120,7 +139,10 @@ impl TelemetrySettings {
             ));
         }
         if self.log_level.trim().is_empty() {
-            issues.push(ConfigIssue::new("telemetry.log_level", "must not be empty; use e.g. info"));
+            issues.push(ConfigIssue::new(
+                "telemetry.log_level",
+                "must not be empty; use e.g. info",
+            ));
         }
     }
 }
@@ -136,13 +158,19 @@ pub struct ServiceListen {
 
 impl ServiceListen {
     pub fn new(listen: SocketAddr, admin_listen: SocketAddr) -> Self {
-        Self { listen, admin_listen }
+        Self {
+            listen,
+            admin_listen,
+        }
     }
 
     /// Loopback, port 0 for both: what tests use.
     pub fn ephemeral() -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { listen: any, admin_listen: any }
+        Self {
+            listen: any,
+            admin_listen: any,
+        }
     }
 
     pub fn validate(&self, section: &str, issues: &mut Vec<ConfigIssue>) {
@@ -162,7 +190,10 @@ mod tests {
     #[test]
     fn database_url_must_be_postgres() {
         let mut issues = vec![];
-        let db = DatabaseSettings { url: SecretString::from("mysql://x"), ..Default::default() };
+        let db = DatabaseSettings {
+            url: SecretString::from("mysql://x"),
+            ..Default::default()
+        };
         db.validate(&mut issues);
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].key, "database.url");
@@ -170,14 +201,21 @@ mod tests {
 
     #[test]
     fn database_settings_debug_hides_the_password() {
-        let db = DatabaseSettings { url: SecretString::from("postgres://u:hunter2@h/d"), ..Default::default() };
+        let db = DatabaseSettings {
+            url: SecretString::from("postgres://u:hunter2@h/d"),
+            ..Default::default()
+        };
         assert!(!format!("{db:?}").contains("hunter2"));
     }
 
     #[test]
     fn nats_prefix_characters_are_checked() {
         let mut issues = vec![];
-        NatsSettings { prefix: "bad prefix*".into(), ..Default::default() }.validate(&mut issues);
+        NatsSettings {
+            prefix: "bad prefix*".into(),
+            ..Default::default()
+        }
+        .validate(&mut issues);
         assert_eq!(issues[0].key, "nats.prefix");
     }
 

@@ -41,7 +41,13 @@ impl Config {
     /// Loopback on port 0 with the given database and NATS: what tests use.
     pub fn for_tests(common: CommonSettings) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { common, directory_sync: Settings { listen: any, admin_listen: any } }
+        Self {
+            common,
+            directory_sync: Settings {
+                listen: any,
+                admin_listen: any,
+            },
+        }
     }
 }
 
@@ -49,7 +55,9 @@ impl Validate for Config {
     fn validate(&self) -> Vec<ConfigIssue> {
         let mut issues = vec![];
         self.common.validate(&mut issues);
-        self.directory_sync.listen().validate("directory_sync", &mut issues);
+        self.directory_sync
+            .listen()
+            .validate("directory_sync", &mut issues);
         issues
     }
 }

@@ -41,7 +41,13 @@ impl Config {
     /// Loopback on port 0 with the given database and NATS: what tests use.
     pub fn for_tests(common: CommonSettings) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { common, grant_revoker: Settings { listen: any, admin_listen: any } }
+        Self {
+            common,
+            grant_revoker: Settings {
+                listen: any,
+                admin_listen: any,
+            },
+        }
     }
 }
 
@@ -49,7 +55,9 @@ impl Validate for Config {
     fn validate(&self) -> Vec<ConfigIssue> {
         let mut issues = vec![];
         self.common.validate(&mut issues);
-        self.grant_revoker.listen().validate("grant_revoker", &mut issues);
+        self.grant_revoker
+            .listen()
+            .validate("grant_revoker", &mut issues);
         issues
     }
 }

@@ -3,6 +3,7 @@
 use alter_config::{CommonSettings, ConfigIssue, ServiceListen, Validate};
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -12,6 +13,9 @@ pub struct Config {
     pub jwt_verifier: Settings,
 }
 
+/// Largest clock-skew allowance accepted (R-JWT-03: the leeway must stay small).
+pub const MAX_LEEWAY_SECS: u64 = 300;
+
 /// The `[jwt_verifier]` section (`ALTER_JWT_VERIFIER__<KEY>`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -20,6 +24,18 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `/healthz`, `/readyz`, `/metrics`.
     pub admin_listen: SocketAddr,
+    /// Clock skew allowed on `exp`, `nbf` and `iat` (R-JWT-03), 0..=300 seconds.
+    pub leeway_secs: u64,
+    /// Verified tokens kept in memory (by token digest, until `exp`).
+    pub token_cache_capacity: usize,
+    /// Resolved users (user, groups, grants) kept in memory.
+    pub user_cache_capacity: usize,
+    /// How often each IDP's JWKS is refreshed ahead of need.
+    pub jwks_refresh_secs: u64,
+    /// At most one JWKS refetch per IDP this often when a token names an unknown `kid` (R-JWT-05).
+    pub jwks_unknown_kid_min_interval_secs: u64,
+    /// Timeout of one JWKS fetch.
+    pub jwks_fetch_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -27,6 +43,12 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 50052)),
             admin_listen: SocketAddr::from(([0, 0, 0, 0], 9092)),
+            leeway_secs: 60,
+            token_cache_capacity: 100_000,
+            user_cache_capacity: 100_000,
+            jwks_refresh_secs: 300,
+            jwks_unknown_kid_min_interval_secs: 10,
+            jwks_fetch_timeout_secs: 5,
         }
     }
 }
@@ -35,13 +57,64 @@ impl Settings {
     pub fn listen(&self) -> ServiceListen {
         ServiceListen::new(self.listen, self.admin_listen)
     }
+
+    pub fn leeway(&self) -> Duration {
+        Duration::from_secs(self.leeway_secs)
+    }
+
+    /// Checks every key of the section, naming the key and the accepted range.
+    pub fn validate(&self, issues: &mut Vec<ConfigIssue>) {
+        self.listen().validate("jwt_verifier", issues);
+        if self.leeway_secs > MAX_LEEWAY_SECS {
+            issues.push(ConfigIssue::new(
+                "jwt_verifier.leeway_secs",
+                format!(
+                    "is {}; the clock-skew leeway must be at most {MAX_LEEWAY_SECS} seconds (60 is usual)",
+                    self.leeway_secs
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("token_cache_capacity", self.token_cache_capacity),
+            ("user_cache_capacity", self.user_cache_capacity),
+        ] {
+            if value == 0 {
+                issues.push(ConfigIssue::new(
+                    format!("jwt_verifier.{key}"),
+                    "must be at least 1 (the number of entries kept in memory); 100000 is the default",
+                ));
+            }
+        }
+        for (key, value) in [
+            ("jwks_refresh_secs", self.jwks_refresh_secs),
+            (
+                "jwks_unknown_kid_min_interval_secs",
+                self.jwks_unknown_kid_min_interval_secs,
+            ),
+            ("jwks_fetch_timeout_secs", self.jwks_fetch_timeout_secs),
+        ] {
+            if value == 0 || value > 86_400 {
+                issues.push(ConfigIssue::new(
+                    format!("jwt_verifier.{key}"),
+                    format!("is {value}; give a number of seconds between 1 and 86400"),
+                ));
+            }
+        }
+    }
 }
 
 impl Config {
     /// Loopback on port 0 with the given database and NATS: what tests use.
     pub fn for_tests(common: CommonSettings) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { common, jwt_verifier: Settings { listen: any, admin_listen: any } }
+        Self {
+            common,
+            jwt_verifier: Settings {
+                listen: any,
+                admin_listen: any,
+                ..Settings::default()
+            },
+        }
     }
 }
 
@@ -49,7 +122,59 @@ impl Validate for Config {
     fn validate(&self) -> Vec<ConfigIssue> {
         let mut issues = vec![];
         self.common.validate(&mut issues);
-        self.jwt_verifier.listen().validate("jwt_verifier", &mut issues);
+        self.jwt_verifier.validate(&mut issues);
         issues
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let mut issues = vec![];
+        Settings::default().validate(&mut issues);
+        assert!(issues.is_empty(), "{issues:?}");
+    }
+
+    #[test]
+    fn r_jwt_03_leeway_above_five_minutes_is_rejected_naming_the_key() {
+        let mut issues = vec![];
+        Settings {
+            leeway_secs: 301,
+            ..Settings::default()
+        }
+        .validate(&mut issues);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, "jwt_verifier.leeway_secs");
+        assert!(
+            issues[0].message.contains("at most 300"),
+            "{}",
+            issues[0].message
+        );
+    }
+
+    #[test]
+    fn zero_capacities_and_intervals_are_rejected_naming_each_key() {
+        let mut issues = vec![];
+        Settings {
+            token_cache_capacity: 0,
+            user_cache_capacity: 0,
+            jwks_refresh_secs: 0,
+            jwks_unknown_kid_min_interval_secs: 0,
+            ..Settings::default()
+        }
+        .validate(&mut issues);
+        let keys: Vec<_> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "jwt_verifier.token_cache_capacity",
+                "jwt_verifier.user_cache_capacity",
+                "jwt_verifier.jwks_refresh_secs",
+                "jwt_verifier.jwks_unknown_kid_min_interval_secs"
+            ]
+        );
     }
 }

@@ -1,26 +1,83 @@
 //! The hot path (`alter.identity.v1.Verifier`): verifies an end user's JWT against the app's
 //! identity provider and answers who the user is and which grants they hold.
+//!
+//! [`Application`] is the deployable (gRPC + health + metrics); [`Verifier`] is the logic,
+//! usable in-process; [`connect`] builds a gRPC client.
 
+mod answer;
+mod cache;
 mod config;
 mod error;
+mod grpc;
+mod invalidations;
+mod metrics;
+mod token;
+mod verifier;
 
-pub use config::{Config, Settings};
-pub use error::Error;
+pub use config::{Config, MAX_LEEWAY_SECS, Settings};
+pub use error::{Error, REFUSAL_METADATA_KEY, VerifyError, reason_label, refusal_of};
+pub use grpc::{VerifierService, connect};
+pub use verifier::Verifier;
 
-use alter_runtime::{connect_bus, connect_store, BoxError, CancellationToken, Service, ServiceHost};
+use std::sync::Arc;
 
-/// The running service: listeners bound, dependencies connected.
+use alter_bus::EventBus;
+use alter_providers::{JwksCache, JwksSettings};
+use alter_runtime::{
+    BoxError, CancellationToken, Service, ServiceHost, connect_bus, connect_store,
+};
+use std::time::Duration;
+
+/// The running service: listeners bound, dependencies connected, invalidations followed.
 #[derive(Debug)]
 pub struct Application {
     host: ServiceHost,
+    verifier: Arc<Verifier>,
 }
 
 impl Application {
+    /// Binds, connects PostgreSQL and NATS, and subscribes to cache invalidations before
+    /// returning, so the first call after start-up already sees every invalidation.
     pub async fn build(config: Config) -> Result<Self, Error> {
-        let host = ServiceHost::bind(Self::NAME, "jwt_verifier", &config.jwt_verifier.listen()).await?;
-        connect_store(&config.common.database, &host).await?;
-        connect_bus(Self::NAME, &config.common.nats, &host).await?;
-        Ok(Self { host })
+        let settings = &config.jwt_verifier;
+        let host = ServiceHost::bind(Self::NAME, "jwt_verifier", &settings.listen()).await?;
+        let store = connect_store(&config.common.database, &host).await?;
+        let bus = connect_bus(Self::NAME, &config.common.nats, &host).await?;
+        let client =
+            alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
+        let jwks = JwksCache::new(
+            client,
+            JwksSettings {
+                refresh_interval: Duration::from_secs(settings.jwks_refresh_secs),
+                unknown_kid_min_interval: Duration::from_secs(
+                    settings.jwks_unknown_kid_min_interval_secs,
+                ),
+                fetch_timeout: Duration::from_secs(settings.jwks_fetch_timeout_secs),
+            },
+        );
+        let bus: Arc<dyn EventBus> = bus;
+        let verifier = Arc::new(Verifier::new(settings, store, bus.clone(), jwks));
+        match bus.subscribe_invalidations().await {
+            Ok(first) => {
+                verifier.set_live(true);
+                tokio::spawn(invalidations::follow(
+                    verifier.clone(),
+                    bus,
+                    first,
+                    host.shutdown_token(),
+                ));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot subscribe to cache invalidations yet; serving without caches");
+                let verifier = verifier.clone();
+                let shutdown = host.shutdown_token();
+                tokio::spawn(async move {
+                    let pending: alter_bus::Invalidations = Box::pin(futures::stream::empty());
+                    invalidations::follow(verifier, bus, pending, shutdown).await;
+                });
+            }
+        }
+        Ok(Self { host, verifier })
     }
 
     pub fn port(&self) -> u16 {
@@ -35,8 +92,17 @@ impl Application {
         self.host.shutdown_token()
     }
 
+    /// The verifier behind the gRPC API, to call in-process (benchmarks, the all-in-one binary).
+    pub fn verifier(&self) -> Arc<Verifier> {
+        self.verifier.clone()
+    }
+
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        self.host.serve_grpc(None).await?;
+        let server = VerifierService::new(self.verifier).into_server();
+        self.host.health().set_serving::<alter_proto::identity::v1::verifier_server::VerifierServer<VerifierService>>().await;
+        self.host
+            .serve_grpc(Some(tonic::service::Routes::new(server)))
+            .await?;
         Ok(())
     }
 }

@@ -25,4 +25,4 @@ pub mod events {
 }
 
 mod grpc_support;
-pub use grpc_support::{health_and_reflection, HealthReporter, ServingStatus, FILE_DESCRIPTOR_SET};
+pub use grpc_support::{FILE_DESCRIPTOR_SET, HealthReporter, ServingStatus, health_and_reflection};

@@ -1,1 +1,17 @@
-//! alter-providers
+//! Outbound OIDC clients and token verification, shared by config-api (discovery) and
+//! jwt-verifier (JWKS cache and verify), so provider parsing lives in one place.
+
+pub mod discovery;
+pub mod error;
+pub mod http;
+pub mod jwks;
+pub mod verify;
+
+pub use discovery::{DiscoveryDocument, discover};
+pub use error::{DiscoveryError, JwksError, ProviderError};
+pub use http::http_client;
+pub use jwks::{ALLOWED_ALGORITHMS, JwksCache, JwksSettings, KeyType, VerifyingKey, refresh_after};
+pub use verify::{
+    Refusal, TokenExpectations, TokenHeader, TokenRefused, VerifiedToken, check_claims, unix_now,
+    verify_token, verify_with_key,
+};

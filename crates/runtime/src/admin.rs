@@ -31,13 +31,20 @@ async fn healthz(State(state): State<AdminState>) -> impl IntoResponse {
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
     let failures = state.readiness.failures().await;
     if failures.is_empty() {
-        (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "service": state.service })))
+        (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready", "service": state.service })),
+        )
     } else {
-        let failing: serde_json::Map<String, serde_json::Value> =
-            failures.into_iter().map(|(name, err)| (name.to_owned(), err.into())).collect();
+        let failing: serde_json::Map<String, serde_json::Value> = failures
+            .into_iter()
+            .map(|(name, err)| (name.to_owned(), err.into()))
+            .collect();
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "not ready", "service": state.service, "failing": failing })),
+            Json(
+                serde_json::json!({ "status": "not ready", "service": state.service, "failing": failing }),
+            ),
         )
     }
 }
@@ -45,5 +52,11 @@ async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
 async fn metrics() -> impl IntoResponse {
     let handle = alter_telemetry::prometheus();
     handle.run_upkeep();
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render())
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        handle.render(),
+    )
 }

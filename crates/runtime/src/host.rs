@@ -14,7 +14,11 @@ use crate::readiness::Readiness;
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error("cannot listen on {addr} ({key}): {source}; is another process using the port?")]
-    Bind { key: String, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        key: String,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("gRPC reflection could not be built: {0}")]
     Reflection(String),
     #[error("the {0} server failed: {1}")]
@@ -36,25 +40,37 @@ pub struct ServiceHost {
 
 impl std::fmt::Debug for ServiceHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceHost").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("ServiceHost")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 impl ServiceHost {
     /// Binds both listeners. `section` is the config section name, used in errors.
-    pub async fn bind(name: &'static str, section: &str, listen: &ServiceListen) -> Result<Self, HostError> {
-        let listener = TcpListener::bind(listen.listen).await.map_err(|source| HostError::Bind {
-            key: format!("{section}.listen"),
-            addr: listen.listen,
-            source,
-        })?;
-        let admin_listener = TcpListener::bind(listen.admin_listen).await.map_err(|source| HostError::Bind {
-            key: format!("{section}.admin_listen"),
-            addr: listen.admin_listen,
-            source,
-        })?;
-        let (health_routes, health) =
-            alter_proto::health_and_reflection().await.map_err(|e| HostError::Reflection(e.to_string()))?;
+    pub async fn bind(
+        name: &'static str,
+        section: &str,
+        listen: &ServiceListen,
+    ) -> Result<Self, HostError> {
+        let listener =
+            TcpListener::bind(listen.listen)
+                .await
+                .map_err(|source| HostError::Bind {
+                    key: format!("{section}.listen"),
+                    addr: listen.listen,
+                    source,
+                })?;
+        let admin_listener = TcpListener::bind(listen.admin_listen)
+            .await
+            .map_err(|source| HostError::Bind {
+                key: format!("{section}.admin_listen"),
+                addr: listen.admin_listen,
+                source,
+            })?;
+        let (health_routes, health) = alter_proto::health_and_reflection()
+            .await
+            .map_err(|e| HostError::Reflection(e.to_string()))?;
         Ok(Self {
             name,
             listener,
@@ -71,7 +87,10 @@ impl ServiceHost {
     }
 
     pub fn admin_port(&self) -> u16 {
-        self.admin_listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.admin_listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(0)
     }
 
     pub fn readiness(&self) -> &Readiness {
@@ -90,19 +109,33 @@ impl ServiceHost {
     /// Serves `routes` plus gRPC health and reflection on the main port, and the admin
     /// endpoints on the admin port, until the shutdown token is cancelled.
     pub async fn serve_grpc(self, routes: Option<Routes>) -> Result<(), HostError> {
-        let ServiceHost { name, listener, admin_listener, readiness, shutdown, health, health_routes } = self;
+        let ServiceHost {
+            name,
+            listener,
+            admin_listener,
+            readiness,
+            shutdown,
+            health,
+            health_routes,
+        } = self;
         let mut all = health_routes;
         if let Some(routes) = routes {
             all = merge_routes(all, routes);
         }
         let admin = spawn_admin(name, admin_listener, readiness, shutdown.clone());
-        tracing::info!(service = name, port = listener.local_addr().map(|a| a.port()).unwrap_or(0), "serving gRPC");
+        tracing::info!(
+            service = name,
+            port = listener.local_addr().map(|a| a.port()).unwrap_or(0),
+            "serving gRPC"
+        );
         let stopping = {
             let shutdown = shutdown.clone();
             let health = health.clone();
             async move {
                 shutdown.cancelled().await;
-                health.set_service_status("", alter_proto::ServingStatus::NotServing).await;
+                health
+                    .set_service_status("", alter_proto::ServingStatus::NotServing)
+                    .await;
             }
         };
         let result = tonic::transport::Server::builder()
@@ -119,10 +152,22 @@ impl ServiceHost {
     /// Serves an HTTP router (with gRPC health and reflection merged in, over HTTP/1 and h2c)
     /// on the main port, and the admin endpoints on the admin port.
     pub async fn serve_http(self, router: axum::Router) -> Result<(), HostError> {
-        let ServiceHost { name, listener, admin_listener, readiness, shutdown, health: _, health_routes } = self;
+        let ServiceHost {
+            name,
+            listener,
+            admin_listener,
+            readiness,
+            shutdown,
+            health: _,
+            health_routes,
+        } = self;
         let admin = spawn_admin(name, admin_listener, readiness, shutdown.clone());
         let app = router.merge(health_routes.into_axum_router());
-        tracing::info!(service = name, port = listener.local_addr().map(|a| a.port()).unwrap_or(0), "serving HTTP");
+        tracing::info!(
+            service = name,
+            port = listener.local_addr().map(|a| a.port()).unwrap_or(0),
+            "serving HTTP"
+        );
         let token = shutdown.clone();
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move { token.cancelled().await })
@@ -137,7 +182,10 @@ impl ServiceHost {
 
 fn merge_routes(mut into: Routes, other: Routes) -> Routes {
     // Routes has no merge of its own; go through the axum routers it wraps.
-    let router = into.clone().into_axum_router().merge(other.into_axum_router());
+    let router = into
+        .clone()
+        .into_axum_router()
+        .merge(other.into_axum_router());
     into = Routes::from(router);
     into
 }
@@ -150,7 +198,10 @@ fn spawn_admin(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let app = admin_router(name, readiness);
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+        {
             tracing::error!(service = name, error = %e, "admin server failed");
         }
     })

@@ -11,9 +11,9 @@ mod service;
 mod shutdown;
 
 pub use admin::admin_router;
-pub use connect::{connect_bus, connect_store, ConnectError};
+pub use connect::{ConnectError, connect_bus, connect_store};
 pub use host::{HostError, ServiceHost};
 pub use readiness::{NatsReadiness, PostgresReadiness, Readiness, ReadinessCheck};
-pub use service::{run_service, BoxError, Service};
+pub use service::{BoxError, Service, run_service};
 pub use shutdown::cancel_on_signals;
 pub use tokio_util::sync::CancellationToken;

@@ -56,7 +56,11 @@ impl ReadinessCheck for PostgresReadiness {
         "postgres"
     }
     async fn check(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1").execute(&self.0).await.map(|_| ()).map_err(|e| e.to_string())
+        sqlx::query("SELECT 1")
+            .execute(&self.0)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

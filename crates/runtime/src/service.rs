@@ -35,7 +35,10 @@ pub fn run_service<S: Service>() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{}: cannot start the async runtime: {e}", S::NAME);
@@ -58,7 +61,12 @@ pub fn run_service<S: Service>() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(service = S::NAME, port = service.port(), admin_port = service.admin_port(), "started");
+        tracing::info!(
+            service = S::NAME,
+            port = service.port(),
+            admin_port = service.admin_port(),
+            "started"
+        );
         crate::shutdown::cancel_on_signals(service.shutdown_token());
         match service.run_until_stopped().await {
             Ok(()) => ExitCode::SUCCESS,

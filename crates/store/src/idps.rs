@@ -65,6 +65,10 @@ pub trait IdpStore: Send + Sync {
     /// Locks the claim mappings at the first successful authentication. Returns `true` when
     /// this call locked them, `false` when they already were.
     async fn lock_claim_mappings(&self, app: AppId, idp: IdpId) -> StoreResult<bool>;
+    /// Deletes the app's IDP (its sealed secrets and directory runs go with it). `NotFound`
+    /// when it is not in the app; `Conflict` once users signed in through it, because they are
+    /// keyed by its subjects and their grants would be orphaned.
+    async fn delete_idp(&self, app: AppId, idp: IdpId) -> StoreResult<()>;
     /// Sets or clears the sign-in settings.
     async fn set_sign_in(
         &self,

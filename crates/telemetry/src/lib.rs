@@ -5,5 +5,5 @@
 mod logging;
 mod metrics_registry;
 
-pub use logging::{init, TelemetryGuard, TelemetryError};
+pub use logging::{TelemetryError, TelemetryGuard, init};
 pub use metrics_registry::prometheus;

@@ -12,7 +12,9 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("telemetry.log_level {0:?} is not a valid filter directive: {1} (use e.g. \"info\" or \"info,alter_jwt_verifier=debug\")")]
+    #[error(
+        "telemetry.log_level {0:?} is not a valid filter directive: {1} (use e.g. \"info\" or \"info,alter_jwt_verifier=debug\")"
+    )]
     Filter(String, String),
     #[error("telemetry.otlp_endpoint could not be used: {0}")]
     Otlp(String),
@@ -36,13 +38,18 @@ static INSTALLED: OnceLock<()> = OnceLock::new();
 
 /// Installs the global subscriber for `service` (JSON or pretty logs, optional OTLP traces)
 /// and the W3C trace-context propagator.
-pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+pub fn init(
+    service: &'static str,
+    settings: &TelemetrySettings,
+) -> Result<TelemetryGuard, TelemetryError> {
     let filter = EnvFilter::try_new(&settings.log_level)
         .map_err(|e| TelemetryError::Filter(settings.log_level.clone(), e.to_string()))?;
     if INSTALLED.get().is_some() {
         return Ok(TelemetryGuard::default());
     }
-    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
 
     let mut guard = TelemetryGuard::default();
     let otel_layer = match &settings.otlp_endpoint {
@@ -54,7 +61,11 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<Telem
                 .map_err(|e| TelemetryError::Otlp(e.to_string()))?;
             let provider = SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
-                .with_resource(opentelemetry_sdk::Resource::builder().with_service_name(service).build())
+                .with_resource(
+                    opentelemetry_sdk::Resource::builder()
+                        .with_service_name(service)
+                        .build(),
+                )
                 .build();
             let tracer = provider.tracer(service);
             opentelemetry::global::set_tracer_provider(provider.clone());
@@ -77,7 +88,11 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<Telem
             .boxed(),
     };
 
-    let installed = tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init();
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init();
     if installed.is_ok() {
         let _ = INSTALLED.set(());
     }
@@ -90,7 +105,10 @@ mod tests {
 
     #[test]
     fn a_bad_filter_names_the_key() {
-        let settings = TelemetrySettings { log_level: "info,[".into(), ..Default::default() };
+        let settings = TelemetrySettings {
+            log_level: "info,[".into(),
+            ..Default::default()
+        };
         let err = init("test", &settings).unwrap_err();
         assert!(err.to_string().contains("telemetry.log_level"), "{err}");
     }

@@ -2,7 +2,10 @@
 //! the local servers (`scripts/services.sh up`); [`spawn`] runs any service in-process on
 //! port 0 against it. Everything is removed by [`TestEnv::cleanup`].
 
-#![allow(clippy::panic, reason = "a test kit fails the test loudly, with a hint")]
+#![allow(
+    clippy::panic,
+    reason = "a test kit fails the test loudly, with a hint"
+)]
 
 use alter_bus::testing::TestBus;
 use alter_config::{CommonSettings, DatabaseSettings, NatsSettings};
@@ -24,7 +27,9 @@ pub struct TestEnv {
 
 impl std::fmt::Debug for TestEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestEnv").field("db", &self.db).finish_non_exhaustive()
+        f.debug_struct("TestEnv")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
     }
 }
 
@@ -33,7 +38,9 @@ impl TestEnv {
     pub async fn new() -> Self {
         let db = match TestDatabase::create().await {
             Ok(db) => db,
-            Err(e) => panic!("TestEnv: cannot create a test database: {e}; run `scripts/services.sh up`"),
+            Err(e) => {
+                panic!("TestEnv: cannot create a test database: {e}; run `scripts/services.sh up`")
+            }
         };
         let bus = TestBus::new().await;
         Self { db, bus }
@@ -49,7 +56,10 @@ impl TestEnv {
                 migrate: false,
                 ..DatabaseSettings::default()
             },
-            nats: NatsSettings { url: test_nats_url(), prefix: self.bus.names().prefix().to_owned() },
+            nats: NatsSettings {
+                url: test_nats_url(),
+                prefix: self.bus.names().prefix().to_owned(),
+            },
             telemetry: Default::default(),
         }
     }
@@ -103,7 +113,16 @@ pub async fn spawn<S: Service>(config: S::Config) -> Spawned {
         Ok(s) => s,
         Err(e) => panic!("spawn {}: build failed: {e}", S::NAME),
     };
-    let (port, admin_port, shutdown) = (service.port(), service.admin_port(), service.shutdown_token());
+    let (port, admin_port, shutdown) = (
+        service.port(),
+        service.admin_port(),
+        service.shutdown_token(),
+    );
     let task = tokio::spawn(service.run_until_stopped());
-    Spawned { port, admin_port, shutdown, task }
+    Spawned {
+        port,
+        admin_port,
+        shutdown,
+        task,
+    }
 }

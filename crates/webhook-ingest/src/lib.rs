@@ -7,7 +7,9 @@ mod error;
 pub use config::{Config, Settings};
 pub use error::Error;
 
-use alter_runtime::{connect_bus, connect_store, BoxError, CancellationToken, Service, ServiceHost};
+use alter_runtime::{
+    BoxError, CancellationToken, Service, ServiceHost, connect_bus, connect_store,
+};
 
 /// The running service: listeners bound, dependencies connected.
 #[derive(Debug)]
@@ -17,7 +19,12 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, Error> {
-        let host = ServiceHost::bind(Self::NAME, "webhook_ingest", &config.webhook_ingest.listen()).await?;
+        let host = ServiceHost::bind(
+            Self::NAME,
+            "webhook_ingest",
+            &config.webhook_ingest.listen(),
+        )
+        .await?;
         connect_store(&config.common.database, &host).await?;
         connect_bus(Self::NAME, &config.common.nats, &host).await?;
         Ok(Self { host })

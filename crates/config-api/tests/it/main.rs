@@ -2,4 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
+mod grants;
+mod idp;
 mod lifecycle;
+mod support;
+mod users;

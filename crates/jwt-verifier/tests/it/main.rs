@@ -1,5 +1,11 @@
-//! Integration tests for `jwt-verifier`: the real service in-process, a fresh database, its own NATS prefix.
+//! Integration tests for `jwt-verifier`: the real service in-process, a fresh database, its own
+//! NATS prefix and a real IdpSim; apps and grants are set up through the store.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod isolation;
 mod lifecycle;
+mod provisioning;
+mod revocation;
+mod support;
+mod tokens;

@@ -176,6 +176,25 @@ impl IdpStore for PgStore {
         Ok(row.try_get("locked")?)
     }
 
+    async fn delete_idp(&self, app: AppId, idp: IdpId) -> StoreResult<()> {
+        let result = sqlx::query("DELETE FROM identity_providers WHERE app_id = $1 AND id = $2")
+            .bind(app.as_uuid())
+            .bind(idp.as_uuid())
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(done) if done.rows_affected() == 0 => {
+                Err(StoreError::not_found(format!("identity provider {idp}")))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::conflict(format!(
+                "identity provider {idp} cannot be deleted: users have signed in through it and are \
+                 keyed by its subjects; create a new app to connect a different identity provider"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn set_sign_in(
         &self,
         app: AppId,

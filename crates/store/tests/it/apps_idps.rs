@@ -229,3 +229,27 @@ async fn app_names_are_validated_and_apps_page_in_id_order() {
     assert_eq!(t.store.get_app(a.id).await.unwrap(), Some(a));
     t.finish().await;
 }
+
+#[tokio::test]
+async fn deleting_an_idp_frees_the_app_for_a_new_one_until_users_signed_in() {
+    let t = TestStore::new().await;
+    let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
+    // Another app cannot delete it: app isolation.
+    let other = t.store.create_app("other").await.unwrap();
+    let err = t.store.delete_idp(other.id, idp).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+
+    t.store.delete_idp(app, idp).await.unwrap();
+    assert!(t.store.get_idp_for_app(app).await.unwrap().is_none());
+    let err = t.store.delete_idp(app, idp).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+
+    // R-CFG-01 allows a new one once the old one is gone; once a user exists it stays.
+    let second = t.store.create_idp(app, &new_idp(IdpKind::Clerk)).await.unwrap();
+    t.user(app, second.id, "user_1").await;
+    let err = t.store.delete_idp(app, second.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    assert!(err.to_string().contains("signed in"), "{err}");
+    assert!(t.store.get_idp_for_app(app).await.unwrap().is_some());
+    t.finish().await;
+}

@@ -1,0 +1,556 @@
+//! The Verify logic, usable in-process (benchmarks) and behind gRPC: token cache → IDP
+//! config → token check → resolved-user cache → just-in-time provisioning and memberships →
+//! the answer. The warm path is one digest and two hash lookups, with no database round trip.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use alter_bus::{AuditRecord, EventBus, Invalidation, InvalidationNotice};
+use alter_core::{
+    AppId, EventId, EventSource, ExtractedIdentity, GroupId, IdpId, LifecycleEvent, LifecycleKind,
+    UserId, UserRef, UserStatus, extract_identity, groups_back_grants,
+};
+use alter_proto::identity::v1::{self as pb, RefusalReason};
+use alter_providers::{JwksCache, TokenExpectations};
+use alter_store::{GroupUpsert, IdentityProvider, Store, UserUpsert};
+use aws_lc_rs::digest;
+use chrono::{DateTime, Utc};
+
+use crate::answer::{Grants, group_message, user_message};
+use crate::cache::{Digest, Generations, ShardedCache, Stamp};
+use crate::config::Settings;
+use crate::error::VerifyError;
+use crate::metrics::Metrics;
+use crate::token;
+
+/// The app's identity provider as Verify needs it, with what is derived from it once.
+struct IdpEntry {
+    config: IdentityProvider,
+    expectations: TokenExpectations,
+    /// R-JWT-07 / R-CFG-09: whether memberships from the group claim back group grants.
+    groups_back_grants: bool,
+    /// R-CFG-08: the claim mappings are known to be locked; no need to lock again.
+    locked: AtomicBool,
+    stamp: Stamp,
+}
+
+/// A resolved user: what the database says about the user behind one set of claims.
+struct ResolvedUser {
+    user_id: UserId,
+    status: UserStatus,
+    user: pb::User,
+    groups: Vec<pb::Group>,
+    grants: Grants,
+    stamp: Stamp,
+}
+
+/// A verified token's finished answer, valid until the token's `exp`.
+struct TokenEntry {
+    user_id: UserId,
+    expires_at: i64,
+    answer: pb::VerifyResponse,
+    grants: Grants,
+    stamp: Stamp,
+}
+
+impl TokenEntry {
+    fn answer_at(&self, now: DateTime<Utc>) -> pb::VerifyResponse {
+        let mut answer = self.answer.clone();
+        answer.grants = self.grants.active_at(now);
+        answer
+    }
+}
+
+/// Verifies tokens for every app and resolves their users; one per process.
+pub struct Verifier {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn EventBus>,
+    jwks: JwksCache,
+    leeway: Duration,
+    generations: Generations,
+    /// Caches are trusted only while the invalidation subscription is live (R-JWT-10).
+    live: AtomicBool,
+    tokens: ShardedCache<Digest, Arc<TokenEntry>>,
+    users: ShardedCache<Digest, Arc<ResolvedUser>>,
+    idps: ShardedCache<AppId, Arc<IdpEntry>>,
+    metrics: Metrics,
+    /// How many invalidations were applied: lets tests and operators wait for one.
+    applied: tokio::sync::watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier over `store` and `bus`, fetching keys through `jwks`. Its caches stay
+    /// unused until [`Verifier::set_live`] says invalidations are being received.
+    pub fn new(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn EventBus>,
+        jwks: JwksCache,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            jwks,
+            leeway: settings.leeway(),
+            generations: Generations::new(),
+            live: AtomicBool::new(false),
+            tokens: ShardedCache::new(settings.token_cache_capacity),
+            users: ShardedCache::new(settings.user_cache_capacity),
+            idps: ShardedCache::new(settings.user_cache_capacity.clamp(16, 100_000)),
+            metrics: Metrics::new(),
+            applied: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Whether cache invalidations are being received. When `false`, every call reads the
+    /// database, so no revocation can be missed; switching either way drops every cache.
+    pub fn set_live(&self, live: bool) {
+        self.generations.invalidate_everything();
+        self.live.store(live, Ordering::Release);
+    }
+
+    /// Applies one cache invalidation; visible to the very next call (R-JWT-10).
+    pub fn invalidate(&self, notice: &InvalidationNotice) {
+        match notice.invalidation {
+            Invalidation::User { user_id } => self.generations.invalidate_user(user_id),
+            Invalidation::All => {
+                self.generations.invalidate_app(notice.app_id);
+                // config-api publishes `All` when the IDP changes: forget its keys too.
+                if let Some(entry) = self.idps.get(&notice.app_id) {
+                    self.jwks.forget(entry.config.id);
+                }
+                self.idps.remove(&notice.app_id);
+            }
+        }
+        self.applied.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver of the number of invalidations applied so far; wait on it to know an
+    /// invalidation published on the bus has reached this replica.
+    pub fn invalidations_applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Drops every cached answer, user and IDP (invalidations may have been missed).
+    pub fn invalidate_everything(&self) {
+        self.generations.invalidate_everything();
+    }
+
+    /// Verify: the token presented to the app, answered with the user, groups and grants.
+    pub async fn verify(
+        &self,
+        app_id: &str,
+        token: &str,
+    ) -> Result<pb::VerifyResponse, VerifyError> {
+        let started = Instant::now();
+        let result = self.verify_inner(app_id, token).await;
+        self.metrics.record(&result, started.elapsed());
+        result
+    }
+
+    async fn verify_inner(
+        &self,
+        app_id: &str,
+        token: &str,
+    ) -> Result<pb::VerifyResponse, VerifyError> {
+        let app = AppId::parse("app_id", app_id).map_err(|e| VerifyError::InvalidArgument {
+            field: "app_id",
+            message: e.message,
+        })?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(VerifyError::InvalidArgument {
+                field: "token",
+                message: "is empty: pass the compact JWS (header.payload.signature) without a \"Bearer \" prefix".to_owned(),
+            });
+        }
+        let live = self.live.load(Ordering::Acquire);
+        let key = token_key(app, token);
+        let now = Utc::now();
+        if live {
+            if let Some(entry) = self.tokens.get(&key)
+                && entry.expires_at > now.timestamp()
+                && self
+                    .generations
+                    .is_current(entry.stamp, app, Some(entry.user_id))
+            {
+                self.metrics.token_hit.increment(1);
+                return Ok(entry.answer_at(now));
+            }
+            self.metrics.token_miss.increment(1);
+        }
+
+        let idp = self.idp(app, live).await?;
+        let verified = token::verify(
+            token,
+            &idp.expectations,
+            idp.config.id,
+            &idp.config.jwks_uri,
+            &self.jwks,
+        )
+        .await?;
+        let identity = extract_identity(&idp.config.claim_mappings, &verified.claims)
+            .map_err(token::unreadable_claims)?;
+        let resolved = self.resolve(app, &idp, &identity, live).await?;
+        match resolved.status {
+            UserStatus::Active => {}
+            UserStatus::Suspended => {
+                return Err(VerifyError::PermissionDenied {
+                    reason: RefusalReason::UserSuspended,
+                    message: format!(
+                        "user {} is suspended: the token is valid but the user may not sign in until reactivated at the identity provider",
+                        identity.external_id
+                    ),
+                });
+            }
+            UserStatus::Deprovisioned => {
+                return Err(VerifyError::PermissionDenied {
+                    reason: RefusalReason::UserDeprovisioned,
+                    message: format!(
+                        "user {} is deprovisioned: the token is valid but the user no longer has access to this app",
+                        identity.external_id
+                    ),
+                });
+            }
+        }
+        self.lock_claim_mappings(app, &idp).await;
+
+        let expires_at = verified.exp;
+        let entry = TokenEntry {
+            user_id: resolved.user_id,
+            expires_at,
+            answer: pb::VerifyResponse {
+                user: Some(resolved.user.clone()),
+                groups: resolved.groups.clone(),
+                grants: Vec::new(),
+                roles: identity.roles,
+                token_expires_at: expires_at,
+            },
+            grants: resolved.grants.clone(),
+            stamp: resolved.stamp,
+        };
+        let answer = entry.answer_at(now);
+        if live && expires_at > now.timestamp() {
+            let now_secs = now.timestamp();
+            self.tokens.insert(key, Arc::new(entry), |e| {
+                e.expires_at > now_secs
+                    && self.generations.is_current(e.stamp, app, Some(e.user_id))
+            });
+        }
+        Ok(answer)
+    }
+
+    /// The app's IDP: from memory while current, else from the store.
+    async fn idp(&self, app: AppId, live: bool) -> Result<Arc<IdpEntry>, VerifyError> {
+        if live
+            && let Some(entry) = self.idps.get(&app)
+            && self.generations.is_current(entry.stamp, app, None)
+        {
+            self.metrics.idp_hit.increment(1);
+            return Ok(entry);
+        }
+        self.metrics.idp_miss.increment(1);
+        let stamp = self.generations.app_stamp(app);
+        let config = self.store.get_idp_for_app(app).await?.ok_or_else(|| {
+            VerifyError::NoIdentityProvider {
+                app_id: app.to_string(),
+            }
+        })?;
+        let entry = Arc::new(IdpEntry {
+            expectations: TokenExpectations {
+                issuer: config.issuer.clone(),
+                audience: config.audience.clone(),
+                leeway: self.leeway,
+            },
+            groups_back_grants: groups_back_grants(
+                config.kind,
+                config.claim_mappings.group_claim_stable_ids,
+            ),
+            locked: AtomicBool::new(config.claim_mappings_locked_at.is_some()),
+            config,
+            stamp,
+        });
+        if live {
+            self.idps.insert(app, entry.clone(), |e| {
+                self.generations.is_current(e.stamp, e.config.app_id, None)
+            });
+        }
+        Ok(entry)
+    }
+
+    /// R-CFG-08: the first successful authentication locks the claim mappings, once.
+    async fn lock_claim_mappings(&self, app: AppId, idp: &IdpEntry) {
+        if idp.locked.load(Ordering::Acquire) {
+            return;
+        }
+        match self.store.lock_claim_mappings(app, idp.config.id).await {
+            Ok(newly) => {
+                idp.locked.store(true, Ordering::Release);
+                if newly {
+                    tracing::info!(%app, idp = %idp.config.id, "claim mappings locked by the first successful authentication");
+                }
+            }
+            // Retried by the next successful call; the answer itself is not at risk.
+            Err(error) => tracing::warn!(%app, %error, "could not lock the claim mappings"),
+        }
+    }
+
+    /// The user behind these claims: from memory while current, else provisioned and read.
+    async fn resolve(
+        &self,
+        app: AppId,
+        idp: &IdpEntry,
+        identity: &ExtractedIdentity,
+        live: bool,
+    ) -> Result<Arc<ResolvedUser>, VerifyError> {
+        let key = identity_key(app, idp.config.id, identity);
+        if live {
+            if let Some(resolved) = self.users.get(&key)
+                && self
+                    .generations
+                    .is_current(resolved.stamp, app, Some(resolved.user_id))
+            {
+                self.metrics.user_hit.increment(1);
+                return Ok(resolved);
+            }
+            self.metrics.user_miss.increment(1);
+        }
+        let resolved = Arc::new(self.resolve_from_store(app, idp, identity).await?);
+        if live {
+            self.users.insert(key, resolved.clone(), |r| {
+                self.generations.is_current(r.stamp, app, Some(r.user_id))
+            });
+        }
+        Ok(resolved)
+    }
+
+    /// Just-in-time provisioning (R-JWT-06), memberships from the group claim (R-JWT-07)
+    /// and the user's active grants (R-JWT-09). Writes only what changed.
+    async fn resolve_from_store(
+        &self,
+        app: AppId,
+        idp: &IdpEntry,
+        identity: &ExtractedIdentity,
+    ) -> Result<ResolvedUser, VerifyError> {
+        let app_stamp = self.generations.app_stamp(app);
+        let upserted = self
+            .store
+            .upsert_user(
+                app,
+                idp.config.id,
+                &UserUpsert::jit(
+                    identity.external_id.clone(),
+                    identity.email.clone(),
+                    identity.display_name.clone(),
+                ),
+            )
+            .await?;
+        let user_id = upserted.user.id;
+        // Read after the user is known and before anything else is: an invalidation that
+        // lands from here on makes this resolution stale.
+        let stamp = self.generations.with_user(app_stamp, user_id);
+        let user_ref = UserRef {
+            external_id: identity.external_id.clone(),
+            user_id: Some(user_id),
+        };
+        if upserted.created {
+            self.audit(
+                app,
+                LifecycleKind::UserProvisioned {
+                    user: user_ref.clone(),
+                    email: upserted.user.email.clone(),
+                    display_name: upserted.user.display_name.clone(),
+                },
+            )
+            .await;
+        }
+        if upserted.user.status != UserStatus::Active {
+            return Ok(ResolvedUser {
+                user_id,
+                status: upserted.user.status,
+                user: user_message(&upserted.user),
+                groups: Vec::new(),
+                grants: Grants::default(),
+                stamp,
+            });
+        }
+        if idp.config.claim_mappings.group_claim.is_some() {
+            let wanted: Vec<GroupUpsert> = identity
+                .groups
+                .iter()
+                .map(|external_id| GroupUpsert {
+                    external_id: external_id.clone(),
+                    name: None,
+                })
+                .collect();
+            let groups = if wanted.is_empty() {
+                Vec::new()
+            } else {
+                self.store.upsert_groups(app, &wanted).await?
+            };
+            let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+            let diff = self
+                .store
+                .replace_user_memberships(app, user_id, &ids, EventSource::Jwt)
+                .await?;
+            if !diff.is_empty() {
+                self.audit_memberships(app, &user_ref, &groups, &diff)
+                    .await?;
+            }
+        }
+        let (user, groups, grants) = tokio::join!(
+            self.store.get_user(app, user_id),
+            self.store.list_user_groups(app, user_id),
+            self.store
+                .list_active_grants_for_user(app, user_id, idp.groups_back_grants),
+        );
+        // Re-read so a status change committed during this resolution is seen.
+        let user = user?.unwrap_or(upserted.user);
+        let (groups, grants) = (groups?, grants?);
+        Ok(ResolvedUser {
+            user_id,
+            status: user.status,
+            user: user_message(&user),
+            groups: groups.iter().map(group_message).collect(),
+            grants: Grants::from_store(&grants),
+            stamp,
+        })
+    }
+
+    async fn audit_memberships(
+        &self,
+        app: AppId,
+        user: &UserRef,
+        groups: &[alter_store::Group],
+        diff: &alter_store::MembershipDiff,
+    ) -> Result<(), VerifyError> {
+        for id in &diff.added {
+            if let Some(group) = groups.iter().find(|g| g.id == *id) {
+                self.audit(
+                    app,
+                    LifecycleKind::MembershipAdded {
+                        user: user.clone(),
+                        group: group.external_id.clone(),
+                    },
+                )
+                .await;
+            }
+        }
+        for id in &diff.removed {
+            // Removed groups are not in the claim; read their external IDs for the trail.
+            if let Some(group) = self.store.get_group(app, *id).await? {
+                self.audit(
+                    app,
+                    LifecycleKind::MembershipRemoved {
+                        user: user.clone(),
+                        group: group.external_id,
+                    },
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes one provisioning audit record (R-JWT-06) to `ALTER_AUDIT`, retrying briefly.
+    /// A record that still cannot be published is logged: the sign-in itself succeeded.
+    async fn audit(&self, app: AppId, kind: LifecycleKind) {
+        let record = AuditRecord::from_lifecycle(&LifecycleEvent {
+            event_id: EventId::new(),
+            provider_event_id: None,
+            app_id: app,
+            source: EventSource::Jwt,
+            occurred_at: Utc::now(),
+            kind,
+        });
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.bus.publish_audit(&record).await {
+                Ok(_) => return,
+                Err(error) if attempt < 3 => {
+                    tracing::warn!(%app, %error, attempt, "audit publish failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                }
+                Err(error) => {
+                    self.metrics.audit_failures.increment(1);
+                    tracing::error!(%app, %error, event_id = %record.event_id, kind = record.subject_token(), "audit record lost: could not publish to the audit stream");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The token cache key: the app and the token, hashed together so a token verified for one
+/// app never answers for another.
+fn token_key(app: AppId, token: &str) -> Digest {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(app.as_uuid().as_bytes());
+    ctx.update(token.as_bytes());
+    to_array(ctx.finish())
+}
+
+/// The resolved-user cache key: everything in the claims that the stored user depends on.
+fn identity_key(app: AppId, idp: IdpId, identity: &ExtractedIdentity) -> Digest {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(app.as_uuid().as_bytes());
+    ctx.update(idp.as_uuid().as_bytes());
+    let mut field = |value: &str| {
+        ctx.update(&(value.len() as u64).to_le_bytes());
+        ctx.update(value.as_bytes());
+    };
+    field(identity.external_id.as_str());
+    field(identity.email.as_deref().unwrap_or("\u{0}none"));
+    field(identity.display_name.as_deref().unwrap_or("\u{0}none"));
+    for group in &identity.groups {
+        field(group.as_str());
+    }
+    to_array(ctx.finish())
+}
+
+fn to_array(d: digest::Digest) -> Digest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alter_core::{ExternalGroupId, ExternalUserId};
+
+    fn identity(groups: &[&str]) -> ExtractedIdentity {
+        ExtractedIdentity {
+            external_id: ExternalUserId::parse("sub", "user_1").unwrap(),
+            email: Some("a@example.com".to_owned()),
+            display_name: None,
+            groups: groups
+                .iter()
+                .map(|g| ExternalGroupId::parse("groups", g).unwrap())
+                .collect(),
+            roles: vec![],
+        }
+    }
+
+    #[test]
+    fn token_keys_differ_per_app() {
+        assert_ne!(token_key(AppId::new(), "t"), token_key(AppId::new(), "t"));
+    }
+
+    #[test]
+    fn identity_keys_change_with_groups_and_are_unambiguous() {
+        let (app, idp) = (AppId::new(), IdpId::new());
+        let one = identity_key(app, idp, &identity(&["a", "b"]));
+        assert_eq!(one, identity_key(app, idp, &identity(&["a", "b"])));
+        assert_ne!(one, identity_key(app, idp, &identity(&["ab"])));
+        assert_ne!(one, identity_key(app, idp, &identity(&["a"])));
+    }
+}
