@@ -39,7 +39,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        self.host.serve_grpc(None).await?;
+        self.host.serve_grpc(|routes| routes).await?;
         Ok(())
     }
 }

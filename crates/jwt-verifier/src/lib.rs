@@ -22,6 +22,7 @@ pub use verifier::Verifier;
 use std::sync::Arc;
 
 use alter_bus::EventBus;
+use alter_proto::identity::v1::verifier_server::VerifierServer;
 use alter_providers::{JwksCache, JwksSettings};
 use alter_runtime::{
     BoxError, CancellationToken, Service, ServiceHost, connect_bus, connect_store,
@@ -99,10 +100,11 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> Result<(), Error> {
         let server = VerifierService::new(self.verifier).into_server();
-        self.host.health().set_serving::<alter_proto::identity::v1::verifier_server::VerifierServer<VerifierService>>().await;
         self.host
-            .serve_grpc(Some(tonic::service::Routes::new(server)))
-            .await?;
+            .health()
+            .set_serving::<VerifierServer<VerifierService>>()
+            .await;
+        self.host.serve_grpc(|routes| routes.add_service(server)).await?;
         Ok(())
     }
 }

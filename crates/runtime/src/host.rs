@@ -106,36 +106,20 @@ impl ServiceHost {
         self.shutdown.clone()
     }
 
-    /// Serves `routes` plus gRPC health and reflection on the main port, and the admin
+    /// Serves gRPC health and reflection plus whatever `add_services` adds (e.g.
+    /// `|routes| routes.add_service(VerifierServer::new(svc))`) on the main port, and the admin
     /// endpoints on the admin port, until the shutdown token is cancelled.
-    pub async fn serve_grpc(self, routes: Option<Routes>) -> Result<(), HostError> {
-        let ServiceHost {
-            name,
-            listener,
-            admin_listener,
-            readiness,
-            shutdown,
-            health,
-            health_routes,
-        } = self;
-        let mut all = health_routes;
-        if let Some(routes) = routes {
-            all = merge_routes(all, routes);
-        }
+    pub async fn serve_grpc(self, add_services: impl FnOnce(Routes) -> Routes) -> Result<(), HostError> {
+        let ServiceHost { name, listener, admin_listener, readiness, shutdown, health, health_routes } = self;
+        let all = add_services(health_routes);
         let admin = spawn_admin(name, admin_listener, readiness, shutdown.clone());
-        tracing::info!(
-            service = name,
-            port = listener.local_addr().map(|a| a.port()).unwrap_or(0),
-            "serving gRPC"
-        );
+        tracing::info!(service = name, port = listener.local_addr().map(|a| a.port()).unwrap_or(0), "serving gRPC");
         let stopping = {
             let shutdown = shutdown.clone();
             let health = health.clone();
             async move {
                 shutdown.cancelled().await;
-                health
-                    .set_service_status("", alter_proto::ServingStatus::NotServing)
-                    .await;
+                health.set_service_status("", alter_proto::ServingStatus::NotServing).await;
             }
         };
         let result = tonic::transport::Server::builder()
@@ -178,16 +162,6 @@ impl ServiceHost {
         tracing::info!(service = name, "stopped");
         result
     }
-}
-
-fn merge_routes(mut into: Routes, other: Routes) -> Routes {
-    // Routes has no merge of its own; go through the axum routers it wraps.
-    let router = into
-        .clone()
-        .into_axum_router()
-        .merge(other.into_axum_router());
-    into = Routes::from(router);
-    into
 }
 
 fn spawn_admin(

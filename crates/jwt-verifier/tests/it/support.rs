@@ -7,7 +7,7 @@ use std::time::Duration;
 use alter_bus::Invalidation;
 use alter_core::{AppId, ClaimMappings, IdpKind};
 use alter_idp_sim::{IdpSim, TenantKind, TenantOptions, TokenSpec};
-use alter_jwt_verifier::{Application, Config, Verifier, refusal_of, REFUSAL_METADATA_KEY};
+use alter_jwt_verifier::{Application, Config, REFUSAL_METADATA_KEY, Verifier, refusal_of};
 use alter_proto::identity::v1::verifier_client::VerifierClient;
 use alter_proto::identity::v1::{RefusalReason, VerifyRequest, VerifyResponse};
 use alter_store::{AppStore, IdentityProvider, IdpStore, NewIdp, PgStore};
@@ -39,13 +39,24 @@ impl Harness {
     pub async fn start() -> Self {
         let env = TestEnv::new().await;
         let sim = IdpSim::start().await.expect("idp-sim starts");
-        let app = Application::build(Config::for_tests(env.common())).await.expect("verifier builds");
+        let app = Application::build(Config::for_tests(env.common()))
+            .await
+            .expect("verifier builds");
         let verifier = app.verifier();
         let url = format!("http://127.0.0.1:{}", app.port());
         let shutdown = app.shutdown_token();
         let task = tokio::spawn(app.run_until_stopped());
-        let client = alter_jwt_verifier::connect(url).await.expect("client connects");
-        Self { env, sim, verifier, client, shutdown, task }
+        let client = alter_jwt_verifier::connect(url)
+            .await
+            .expect("client connects");
+        Self {
+            env,
+            sim,
+            verifier,
+            client,
+            shutdown,
+            task,
+        }
     }
 
     pub fn store(&self) -> PgStore {
@@ -54,18 +65,40 @@ impl Harness {
 
     /// A sim tenant of `kind` and an app whose IDP trusts it, with `mappings`.
     pub async fn app(&self, tenant: &str, kind: TenantKind, mappings: ClaimMappings) -> TestApp {
-        let info = self.sim.create_tenant(tenant, kind, TenantOptions::default()).expect("tenant");
+        let info = self
+            .sim
+            .create_tenant(tenant, kind, TenantOptions::default())
+            .expect("tenant");
         let (idp_kind, issuer, jwks_uri, auth_server) = match kind {
-            TenantKind::Auth0 => (IdpKind::Auth0, info.issuer.clone(), info.jwks_uri.clone(), None),
-            TenantKind::Clerk => (IdpKind::Clerk, info.issuer.clone(), info.jwks_uri.clone(), None),
-            TenantKind::Oidc => (IdpKind::CustomOidc, info.issuer.clone(), info.jwks_uri.clone(), None),
+            TenantKind::Auth0 => (
+                IdpKind::Auth0,
+                info.issuer.clone(),
+                info.jwks_uri.clone(),
+                None,
+            ),
+            TenantKind::Clerk => (
+                IdpKind::Clerk,
+                info.issuer.clone(),
+                info.jwks_uri.clone(),
+                None,
+            ),
+            TenantKind::Oidc => (
+                IdpKind::CustomOidc,
+                info.issuer.clone(),
+                info.jwks_uri.clone(),
+                None,
+            ),
             TenantKind::Okta => {
-                let issuer = self.sim.issuer(tenant, Some("default")).expect("okta issuer");
+                let issuer = self
+                    .sim
+                    .issuer(tenant, Some("default"))
+                    .expect("okta issuer");
                 let jwks = format!("{issuer}/v1/keys");
                 (IdpKind::Okta, issuer, jwks, Some("default".to_owned()))
             }
         };
-        self.app_with_idp(tenant, idp_kind, &issuer, &jwks_uri, mappings, auth_server).await
+        self.app_with_idp(tenant, idp_kind, &issuer, &jwks_uri, mappings, auth_server)
+            .await
     }
 
     /// An app trusting an existing tenant with the given issuer (custom-domain cases).
@@ -79,7 +112,10 @@ impl Harness {
         auth_server: Option<String>,
     ) -> TestApp {
         let store = self.store();
-        let app = store.create_app(&format!("app for {tenant}")).await.expect("app");
+        let app = store
+            .create_app(&format!("app for {tenant}"))
+            .await
+            .expect("app");
         let idp = store
             .create_idp(
                 app.id,
@@ -94,7 +130,12 @@ impl Harness {
             )
             .await
             .expect("idp");
-        TestApp { id: app.id, idp, tenant: tenant.to_owned(), auth_server }
+        TestApp {
+            id: app.id,
+            idp,
+            tenant: tenant.to_owned(),
+            auth_server,
+        }
     }
 
     /// Mints a token from the app's tenant for `sub`, with extra claims.
@@ -115,10 +156,17 @@ impl Harness {
         self.verify_raw(&app.to_string(), token).await
     }
 
-    pub async fn verify_raw(&self, app: &str, token: &str) -> Result<VerifyResponse, tonic::Status> {
+    pub async fn verify_raw(
+        &self,
+        app: &str,
+        token: &str,
+    ) -> Result<VerifyResponse, tonic::Status> {
         let mut client = self.client.clone();
         client
-            .verify(VerifyRequest { app_id: app.to_owned(), token: token.to_owned() })
+            .verify(VerifyRequest {
+                app_id: app.to_owned(),
+                token: token.to_owned(),
+            })
             .await
             .map(tonic::Response::into_inner)
     }
@@ -128,7 +176,11 @@ impl Harness {
     pub async fn invalidate(&self, app: AppId, invalidation: Invalidation) {
         let mut applied = self.verifier.invalidations_applied();
         let before = *applied.borrow_and_update();
-        self.env.bus.publish_invalidation(app, invalidation).await.expect("publish invalidation");
+        self.env
+            .bus
+            .publish_invalidation(app, invalidation)
+            .await
+            .expect("publish invalidation");
         tokio::time::timeout(Duration::from_secs(5), applied.wait_for(|n| *n > before))
             .await
             .expect("invalidation applied within 5 s")
@@ -138,13 +190,20 @@ impl Harness {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let stopped = tokio::time::timeout(Duration::from_secs(10), self.task).await;
-        assert!(matches!(stopped, Ok(Ok(Ok(())))), "verifier stops cleanly: {stopped:?}");
+        assert!(
+            matches!(stopped, Ok(Ok(Ok(())))),
+            "verifier stops cleanly: {stopped:?}"
+        );
         self.env.cleanup().await;
     }
 }
 
 /// Asserts a refusal with `code` and `reason` in both the details and the metadata.
-pub fn assert_refused(result: Result<VerifyResponse, tonic::Status>, code: tonic::Code, reason: RefusalReason) -> tonic::Status {
+pub fn assert_refused(
+    result: Result<VerifyResponse, tonic::Status>,
+    code: tonic::Code,
+    reason: RefusalReason,
+) -> tonic::Status {
     let status = match result {
         Ok(answer) => panic!("expected {code:?} {reason:?}, got an answer: {answer:?}"),
         Err(status) => status,
@@ -152,7 +211,11 @@ pub fn assert_refused(result: Result<VerifyResponse, tonic::Status>, code: tonic
     assert_eq!(status.code(), code, "{status:?}");
     let detail = refusal_of(&status).unwrap_or_else(|| panic!("no RefusalDetail in {status:?}"));
     assert_eq!(detail.reason(), reason, "{status:?}");
-    let label = status.metadata().get(REFUSAL_METADATA_KEY).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let label = status
+        .metadata()
+        .get(REFUSAL_METADATA_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     assert_eq!(label, Some(alter_jwt_verifier::reason_label(reason)));
     status
 }

@@ -1,0 +1,6 @@
+//! End-to-end scenarios: every service in-process against one database and NATS prefix,
+//! exercised the way callers and identity providers would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod all_services;
