@@ -2,6 +2,7 @@
 
 #![allow(clippy::print_stdout, reason = "a CLI prints its answers")]
 
+mod admin;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -13,6 +14,8 @@ deprovision in real time.", long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connection: admin::Connection,
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +29,21 @@ enum Command {
     /// Key and token material for the operator.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Create and list apps (tenants).
+    #[command(subcommand)]
+    Apps(admin::AppsCommand),
+    /// Discover, connect, show, re-map or remove the app's identity provider.
+    #[command(subcommand)]
+    Idp(admin::IdpCommand),
+    /// Grant credentials to users, groups or the app; list and revoke grants.
+    #[command(subcommand)]
+    Grants(admin::GrantsCommand),
+    /// List users and show one with their groups and grants.
+    #[command(subcommand)]
+    Users(admin::UsersCommand),
+    /// List groups.
+    #[command(subcommand)]
+    Groups(admin::GroupsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +61,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { services } => serve::run(services),
         Command::Secrets(cmd) => secrets(cmd),
+        Command::Apps(cmd) => admin::run(cli.connection, admin::AdminCommand::Apps(cmd)),
+        Command::Idp(cmd) => admin::run(cli.connection, admin::AdminCommand::Idp(cmd)),
+        Command::Grants(cmd) => admin::run(cli.connection, admin::AdminCommand::Grants(cmd)),
+        Command::Users(cmd) => admin::run(cli.connection, admin::AdminCommand::Users(cmd)),
+        Command::Groups(cmd) => admin::run(cli.connection, admin::AdminCommand::Groups(cmd)),
     }
 }
 
@@ -57,7 +80,9 @@ fn secrets(cmd: SecretsCommand) -> ExitCode {
                 let token = alter_secrets::generate_token(alter_secrets::ADMIN_TOKEN_PREFIX)?;
                 println!("token: {}", token.expose());
                 println!("hash:  {}", alter_secrets::hash_admin_token(token.expose()));
-                println!("Keep the token; put only the hash in the configuration. The token is not shown again.");
+                println!(
+                    "Keep the token; put only the hash in the configuration. The token is not shown again."
+                );
             }
             SecretsCommand::HashToken => {
                 let mut line = String::new();

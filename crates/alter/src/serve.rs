@@ -28,9 +28,17 @@ impl ServiceName {
 type Running = tokio::task::JoinHandle<Result<(), alter_runtime::BoxError>>;
 
 async fn start<S: Service>(root: &CancellationToken) -> anyhow::Result<Running> {
-    let config: S::Config = alter_config::load().map_err(|e| anyhow::anyhow!("{}: {e}", S::NAME))?;
-    let service = S::build(config).await.map_err(|e| anyhow::anyhow!("{} failed to start: {e}", S::NAME))?;
-    println!("{:<15} listening on :{:<5}  admin :{}", S::NAME, service.port(), service.admin_port());
+    let config: S::Config =
+        alter_config::load().map_err(|e| anyhow::anyhow!("{}: {e}", S::NAME))?;
+    let service = S::build(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} failed to start: {e}", S::NAME))?;
+    println!(
+        "{:<15} listening on :{:<5}  admin :{}",
+        S::NAME,
+        service.port(),
+        service.admin_port()
+    );
     let token = service.shutdown_token();
     let root = root.clone();
     tokio::spawn(async move {
@@ -44,7 +52,10 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
     if names.is_empty() {
         names = ServiceName::ALL.to_vec();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("alter serve: cannot start the async runtime: {e}");
@@ -52,13 +63,14 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let common: alter_config::CommonSettings = match alter_config::load::<alter_config_api::Config>() {
-            Ok(c) => c.common,
-            Err(e) => {
-                eprintln!("alter serve: {e}");
-                return ExitCode::from(2);
-            }
-        };
+        let common: alter_config::CommonSettings =
+            match alter_config::load::<alter_config_api::Config>() {
+                Ok(c) => c.common,
+                Err(e) => {
+                    eprintln!("alter serve: {e}");
+                    return ExitCode::from(2);
+                }
+            };
         let _guard = match alter_telemetry::init("alter", &common.telemetry) {
             Ok(g) => g,
             Err(e) => {
@@ -73,8 +85,12 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
             let started = match name {
                 ServiceName::ConfigApi => start::<alter_config_api::Application>(&root).await,
                 ServiceName::JwtVerifier => start::<alter_jwt_verifier::Application>(&root).await,
-                ServiceName::DirectorySync => start::<alter_directory_sync::Application>(&root).await,
-                ServiceName::WebhookIngest => start::<alter_webhook_ingest::Application>(&root).await,
+                ServiceName::DirectorySync => {
+                    start::<alter_directory_sync::Application>(&root).await
+                }
+                ServiceName::WebhookIngest => {
+                    start::<alter_webhook_ingest::Application>(&root).await
+                }
                 ServiceName::GrantRevoker => start::<alter_grant_revoker::Application>(&root).await,
                 ServiceName::AuditWriter => start::<alter_audit_writer::Application>(&root).await,
             };

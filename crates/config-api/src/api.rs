@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use alter_bus::{Bus, Invalidation};
 use alter_core::{
-    AppId, Audience, EventSource, FieldError, GrantId, GroupId, IdpKind, Issuer, Principal,
-    UserId, check_claim_mappings_change, group_grant_eligibility, groups_back_grants, recognise,
+    AppId, Audience, EventSource, FieldError, GrantId, GroupId, IdpKind, Issuer, Principal, UserId,
+    check_claim_mappings_change, group_grant_eligibility, groups_back_grants, recognise,
     suggested_claim_mappings, validate_idp_kind,
 };
 use alter_proto::admin::v1 as pb;
 use alter_proto::admin::v1::admin_service_server::AdminService;
 use alter_proto::identity::v1 as id;
 use alter_store::{
-    AppStore, AuditQuery, AuditStore, GrantStore, GroupStore, IdentityProvider, IdpStore,
-    NewGrant, NewIdp, PgStore, RevokedBy, UserStore,
+    AppStore, AuditQuery, AuditStore, GrantStore, GroupStore, IdentityProvider, IdpStore, NewGrant,
+    NewIdp, PgStore, RevokedBy, UserStore,
 };
 use chrono::Utc;
 use tonic::{Code, Request, Response, Status};
@@ -51,7 +51,12 @@ type Answer<T> = Result<Response<T>, Status>;
 
 impl AdminApi {
     pub fn new(store: Arc<PgStore>, bus: Arc<Bus>, http: reqwest::Client, auth: AdminAuth) -> Self {
-        Self { store, bus, http, auth }
+        Self {
+            store,
+            bus,
+            http,
+            auth,
+        }
     }
 
     /// Authenticates, runs the handler, counts the call by method and code, and answers.
@@ -109,7 +114,10 @@ impl AdminApi {
         Ok(())
     }
 
-    async fn discover_idp_inner(&self, req: pb::DiscoverIdpRequest) -> Result<pb::DiscoverIdpResponse, Error> {
+    async fn discover_idp_inner(
+        &self,
+        req: pb::DiscoverIdpRequest,
+    ) -> Result<pb::DiscoverIdpResponse, Error> {
         let issuer = Issuer::parse("issuer", &req.issuer)?;
         let requested = kind_from_pb("kind", req.kind)?;
         // A preview may leave the kind of a custom domain open; every other refusal stands.
@@ -123,7 +131,10 @@ impl AdminApi {
         Ok(pb::DiscoverIdpResponse {
             issuer: doc.issuer,
             jwks_uri: doc.jwks_uri,
-            recognised_kind: recognised.as_ref().map_or(pb::IdpKind::Unspecified, |r| kind_to_pb(r.kind())).into(),
+            recognised_kind: recognised
+                .as_ref()
+                .map_or(pb::IdpKind::Unspecified, |r| kind_to_pb(r.kind()))
+                .into(),
             suggested_claim_mappings: kind.map(|k| mappings_to_pb(&suggested_claim_mappings(k))),
             authorization_endpoint: doc.authorization_endpoint.unwrap_or_default(),
             token_endpoint: doc.token_endpoint.unwrap_or_default(),
@@ -137,7 +148,10 @@ impl AdminApi {
         })
     }
 
-    async fn create_idp_inner(&self, req: pb::CreateIdpRequest) -> Result<pb::IdentityProvider, Error> {
+    async fn create_idp_inner(
+        &self,
+        req: pb::CreateIdpRequest,
+    ) -> Result<pb::IdentityProvider, Error> {
         let app = self.app(&req.app_id).await?;
         let issuer = Issuer::parse("issuer", &req.issuer)?;
         let kind = validate_idp_kind(&issuer, kind_from_pb("kind", req.kind)?)?;
@@ -156,7 +170,9 @@ impl AdminApi {
         }
         let jwks_uri = if req.jwks_uri.is_empty() {
             // R-CFG-03: discovery must succeed (exact issuer) before anything is saved.
-            alter_providers::discover(&self.http, &issuer).await?.jwks_uri
+            alter_providers::discover(&self.http, &issuer)
+                .await?
+                .jwks_uri
         } else if kind != IdpKind::CustomOidc {
             return Err(FieldError::new(
                 "jwks_uri",
@@ -166,7 +182,10 @@ impl AdminApi {
         } else if !alter_providers::http::is_allowed_key_url(&req.jwks_uri) {
             return Err(FieldError::new(
                 "jwks_uri",
-                format!("must be an https URL (http only for 127.0.0.1 and localhost), got {:?}", req.jwks_uri),
+                format!(
+                    "must be an https URL (http only for 127.0.0.1 and localhost), got {:?}",
+                    req.jwks_uri
+                ),
             )
             .into());
         } else {
@@ -190,7 +209,10 @@ impl AdminApi {
         Ok(idp_to_pb(&idp))
     }
 
-    async fn set_claim_mappings_inner(&self, req: pb::SetClaimMappingsRequest) -> Result<pb::IdentityProvider, Error> {
+    async fn set_claim_mappings_inner(
+        &self,
+        req: pb::SetClaimMappingsRequest,
+    ) -> Result<pb::IdentityProvider, Error> {
         let app = self.app(&req.app_id).await?;
         let Some(wire) = req.claim_mappings.as_ref() else {
             return Err(FieldError::new(
@@ -202,7 +224,11 @@ impl AdminApi {
         let new = mappings_from_pb(wire);
         new.validate()?;
         let idp = self.idp(app).await?;
-        if let Err(e) = check_claim_mappings_change(idp.claim_mappings_locked_at.is_some(), &idp.claim_mappings, &new) {
+        if let Err(e) = check_claim_mappings_change(
+            idp.claim_mappings_locked_at.is_some(),
+            &idp.claim_mappings,
+            &new,
+        ) {
             let at = idp.claim_mappings_locked_at.map(time).unwrap_or_default();
             return Err(Error::FailedPrecondition(format!(
                 "claim mappings are locked because a user of this identity provider has already signed in (at {at}); {e}"
@@ -255,17 +281,32 @@ impl AdminApi {
             }
             Ok(id::PrincipalKind::System) => {
                 if !req.principal_id.is_empty() {
-                    return Err(FieldError::new("principal_id", "must be empty for a system grant, which is bound to the app itself").into());
+                    return Err(FieldError::new(
+                        "principal_id",
+                        "must be empty for a system grant, which is bound to the app itself",
+                    )
+                    .into());
                 }
                 Principal::System
             }
             Ok(id::PrincipalKind::Unspecified) | Err(_) => {
-                return Err(FieldError::new("principal_kind", "is required: user, group or system").into());
+                return Err(FieldError::new(
+                    "principal_kind",
+                    "is required: user, group or system",
+                )
+                .into());
             }
         };
         let grant = self
             .store
-            .create_grant(app, &NewGrant { credential_ref: credential_ref.to_owned(), principal, expires_at })
+            .create_grant(
+                app,
+                &NewGrant {
+                    credential_ref: credential_ref.to_owned(),
+                    principal,
+                    expires_at,
+                },
+            )
             .await?;
         self.invalidate(app, invalidation_for(principal)).await?;
         Ok(grant_to_pb(&grant))
@@ -275,17 +316,24 @@ impl AdminApi {
         let app = self.app(&req.app_id).await?;
         let grant_id = parse_id("grant_id", &req.grant_id, GrantId::parse)?;
         let not_found = || {
-            Error::NotFound(format!("grant {grant_id} was not found in app {app}: check grant_id with `alter grants list`"))
+            Error::NotFound(format!(
+                "grant {grant_id} was not found in app {app}: check grant_id with `alter grants list`"
+            ))
         };
         let by = RevokedBy::new(EventSource::Admin, ADMIN_CAUSE);
         let grant = match self.store.revoke_grant(app, grant_id, &by).await {
             Ok(Some(grant)) => grant,
             // Already revoked: answer the grant as it is (the first cause is kept).
-            Ok(None) => self.store.get_grant(app, grant_id).await?.ok_or_else(not_found)?,
+            Ok(None) => self
+                .store
+                .get_grant(app, grant_id)
+                .await?
+                .ok_or_else(not_found)?,
             Err(alter_store::StoreError::NotFound { .. }) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
-        self.invalidate(app, invalidation_for(grant.principal)).await?;
+        self.invalidate(app, invalidation_for(grant.principal))
+            .await?;
         Ok(grant_to_pb(&grant))
     }
 
@@ -297,13 +345,14 @@ impl AdminApi {
                 "user {user_id} was not found in app {app}: check user_id with `alter users list`"
             )));
         };
-        let group_grants = self
-            .store
-            .get_idp_for_app(app)
-            .await?
-            .is_some_and(|idp| groups_back_grants(idp.kind, idp.claim_mappings.group_claim_stable_ids));
+        let group_grants = self.store.get_idp_for_app(app).await?.is_some_and(|idp| {
+            groups_back_grants(idp.kind, idp.claim_mappings.group_claim_stable_ids)
+        });
         let groups = self.store.list_user_groups(app, user_id).await?;
-        let grants = self.store.list_active_grants_for_user(app, user_id, group_grants).await?;
+        let grants = self
+            .store
+            .list_active_grants_for_user(app, user_id, group_grants)
+            .await?;
         Ok(pb::UserDetail {
             user: Some(user_to_pb(&user)),
             groups: groups.iter().map(group_to_pb).collect(),
@@ -311,7 +360,10 @@ impl AdminApi {
         })
     }
 
-    async fn list_audit_events_inner(&self, req: pb::ListAuditEventsRequest) -> Result<pb::ListAuditEventsResponse, Error> {
+    async fn list_audit_events_inner(
+        &self,
+        req: pb::ListAuditEventsRequest,
+    ) -> Result<pb::ListAuditEventsResponse, Error> {
         let app = self.app(&req.app_id).await?;
         let user_id = match req.user_id.as_str() {
             "" => None,
@@ -334,7 +386,10 @@ impl AdminApi {
         };
         let rows = self.store.list_audit_events(app, &query).await?;
         let (rows, next_page_token) = paginate(rows, size, |e| e.seq.to_string());
-        Ok(pb::ListAuditEventsResponse { events: rows.iter().map(audit_to_pb).collect(), next_page_token })
+        Ok(pb::ListAuditEventsResponse {
+            events: rows.iter().map(audit_to_pb).collect(),
+            next_page_token,
+        })
     }
 }
 
@@ -359,29 +414,47 @@ impl AdminService for AdminApi {
     async fn get_app(&self, request: Request<pb::GetAppRequest>) -> Answer<pb::App> {
         self.call("GetApp", request, |req| async move {
             let app = self.app(&req.app_id).await?;
-            let found = self.store.get_app(app).await?.ok_or_else(|| Error::NotFound(format!("app {app} was not found")))?;
+            let found = self
+                .store
+                .get_app(app)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("app {app} was not found")))?;
             Ok(app_to_pb(&found))
         })
         .await
     }
 
-    async fn list_apps(&self, request: Request<pb::ListAppsRequest>) -> Answer<pb::ListAppsResponse> {
+    async fn list_apps(
+        &self,
+        request: Request<pb::ListAppsRequest>,
+    ) -> Answer<pb::ListAppsResponse> {
         self.call("ListApps", request, |req| async move {
             let size = page_size(req.page_size);
             let after = page_after(&req.page_token, AppId::parse)?;
             let rows = self.store.list_apps(after, size + 1).await?;
             let (rows, next_page_token) = paginate(rows, size, |a| a.id.to_string());
-            Ok(pb::ListAppsResponse { apps: rows.iter().map(app_to_pb).collect(), next_page_token })
+            Ok(pb::ListAppsResponse {
+                apps: rows.iter().map(app_to_pb).collect(),
+                next_page_token,
+            })
         })
         .await
     }
 
-    async fn discover_idp(&self, request: Request<pb::DiscoverIdpRequest>) -> Answer<pb::DiscoverIdpResponse> {
-        self.call("DiscoverIdp", request, |req| self.discover_idp_inner(req)).await
+    async fn discover_idp(
+        &self,
+        request: Request<pb::DiscoverIdpRequest>,
+    ) -> Answer<pb::DiscoverIdpResponse> {
+        self.call("DiscoverIdp", request, |req| self.discover_idp_inner(req))
+            .await
     }
 
-    async fn create_idp(&self, request: Request<pb::CreateIdpRequest>) -> Answer<pb::IdentityProvider> {
-        self.call("CreateIdp", request, |req| self.create_idp_inner(req)).await
+    async fn create_idp(
+        &self,
+        request: Request<pb::CreateIdpRequest>,
+    ) -> Answer<pb::IdentityProvider> {
+        self.call("CreateIdp", request, |req| self.create_idp_inner(req))
+            .await
     }
 
     async fn get_idp(&self, request: Request<pb::GetIdpRequest>) -> Answer<pb::IdentityProvider> {
@@ -392,7 +465,10 @@ impl AdminService for AdminApi {
         .await
     }
 
-    async fn delete_idp(&self, request: Request<pb::DeleteIdpRequest>) -> Answer<pb::DeleteIdpResponse> {
+    async fn delete_idp(
+        &self,
+        request: Request<pb::DeleteIdpRequest>,
+    ) -> Answer<pb::DeleteIdpResponse> {
         self.call("DeleteIdp", request, |req| async move {
             let app = self.app(&req.app_id).await?;
             let idp = self.idp(app).await?;
@@ -403,15 +479,25 @@ impl AdminService for AdminApi {
         .await
     }
 
-    async fn set_claim_mappings(&self, request: Request<pb::SetClaimMappingsRequest>) -> Answer<pb::IdentityProvider> {
-        self.call("SetClaimMappings", request, |req| self.set_claim_mappings_inner(req)).await
+    async fn set_claim_mappings(
+        &self,
+        request: Request<pb::SetClaimMappingsRequest>,
+    ) -> Answer<pb::IdentityProvider> {
+        self.call("SetClaimMappings", request, |req| {
+            self.set_claim_mappings_inner(req)
+        })
+        .await
     }
 
     async fn create_grant(&self, request: Request<pb::CreateGrantRequest>) -> Answer<id::Grant> {
-        self.call("CreateGrant", request, |req| self.create_grant_inner(req)).await
+        self.call("CreateGrant", request, |req| self.create_grant_inner(req))
+            .await
     }
 
-    async fn list_grants(&self, request: Request<pb::ListGrantsRequest>) -> Answer<pb::ListGrantsResponse> {
+    async fn list_grants(
+        &self,
+        request: Request<pb::ListGrantsRequest>,
+    ) -> Answer<pb::ListGrantsResponse> {
         self.call("ListGrants", request, |req| async move {
             let app = self.app(&req.app_id).await?;
             let size = page_size(req.page_size);
@@ -422,7 +508,10 @@ impl AdminService for AdminApi {
             let now = Utc::now();
             let shown: Vec<_> = rows
                 .iter()
-                .filter(|g| req.include_inactive || (g.revoked_at.is_none() && g.expires_at.is_none_or(|t| t > now)))
+                .filter(|g| {
+                    req.include_inactive
+                        || (g.revoked_at.is_none() && g.expires_at.is_none_or(|t| t > now))
+                })
                 .collect();
             Ok(pb::ListGrantsResponse {
                 grants: shown.iter().map(|g| grant_to_pb(g)).collect(),
@@ -434,38 +523,58 @@ impl AdminService for AdminApi {
     }
 
     async fn revoke_grant(&self, request: Request<pb::RevokeGrantRequest>) -> Answer<id::Grant> {
-        self.call("RevokeGrant", request, |req| self.revoke_grant_inner(req)).await
+        self.call("RevokeGrant", request, |req| self.revoke_grant_inner(req))
+            .await
     }
 
-    async fn list_users(&self, request: Request<pb::ListUsersRequest>) -> Answer<pb::ListUsersResponse> {
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Answer<pb::ListUsersResponse> {
         self.call("ListUsers", request, |req| async move {
             let app = self.app(&req.app_id).await?;
             let size = page_size(req.page_size);
             let after = page_after(&req.page_token, UserId::parse)?;
             let rows = self.store.list_users(app, after, size + 1).await?;
             let (rows, next_page_token) = paginate(rows, size, |u| u.id.to_string());
-            Ok(pb::ListUsersResponse { users: rows.iter().map(user_to_pb).collect(), next_page_token })
+            Ok(pb::ListUsersResponse {
+                users: rows.iter().map(user_to_pb).collect(),
+                next_page_token,
+            })
         })
         .await
     }
 
     async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Answer<pb::UserDetail> {
-        self.call("GetUser", request, |req| self.get_user_inner(req)).await
+        self.call("GetUser", request, |req| self.get_user_inner(req))
+            .await
     }
 
-    async fn list_groups(&self, request: Request<pb::ListGroupsRequest>) -> Answer<pb::ListGroupsResponse> {
+    async fn list_groups(
+        &self,
+        request: Request<pb::ListGroupsRequest>,
+    ) -> Answer<pb::ListGroupsResponse> {
         self.call("ListGroups", request, |req| async move {
             let app = self.app(&req.app_id).await?;
             let size = page_size(req.page_size);
             let after = page_after(&req.page_token, GroupId::parse)?;
             let rows = self.store.list_groups(app, after, size + 1).await?;
             let (rows, next_page_token) = paginate(rows, size, |g| g.id.to_string());
-            Ok(pb::ListGroupsResponse { groups: rows.iter().map(group_to_pb).collect(), next_page_token })
+            Ok(pb::ListGroupsResponse {
+                groups: rows.iter().map(group_to_pb).collect(),
+                next_page_token,
+            })
         })
         .await
     }
 
-    async fn list_audit_events(&self, request: Request<pb::ListAuditEventsRequest>) -> Answer<pb::ListAuditEventsResponse> {
-        self.call("ListAuditEvents", request, |req| self.list_audit_events_inner(req)).await
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Answer<pb::ListAuditEventsResponse> {
+        self.call("ListAuditEvents", request, |req| {
+            self.list_audit_events_inner(req)
+        })
+        .await
     }
 }

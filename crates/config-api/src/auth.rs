@@ -45,7 +45,10 @@ impl AdminAuth {
             )));
         }
         // Check every hash so the time taken does not depend on which one matched.
-        let matched = self.hashes.iter().fold(false, |found, hash| hash.verify(token) | found);
+        let matched = self
+            .hashes
+            .iter()
+            .fold(false, |found, hash| hash.verify(token) | found);
         if matched {
             Ok(())
         } else {
@@ -73,9 +76,24 @@ mod tests {
         assert!(auth.check(&with("Bearer alt_adm_good")).is_ok());
         let err = auth.check(&with("Bearer alt_adm_bad")).unwrap_err();
         assert!(!err.to_string().contains("alt_adm_bad"), "{err}");
-        assert!(auth.check(&with("alt_adm_good")).unwrap_err().to_string().contains("Bearer"));
-        assert!(auth.check(&MetadataMap::new()).unwrap_err().to_string().contains("ALTER_ADMIN_TOKEN"));
+        assert!(
+            auth.check(&with("alt_adm_good"))
+                .unwrap_err()
+                .to_string()
+                .contains("Bearer")
+        );
+        assert!(
+            auth.check(&MetadataMap::new())
+                .unwrap_err()
+                .to_string()
+                .contains("ALTER_ADMIN_TOKEN")
+        );
         let none = AdminAuth::new(vec![]);
-        assert!(none.check(&with("Bearer alt_adm_good")).unwrap_err().to_string().contains(ADMIN_TOKEN_HASHES_KEY));
+        assert!(
+            none.check(&with("Bearer alt_adm_good"))
+                .unwrap_err()
+                .to_string()
+                .contains(ADMIN_TOKEN_HASHES_KEY)
+        );
     }
 }

@@ -72,10 +72,17 @@ impl Settings {
         for (i, raw) in self.admin_token_hashes.iter().enumerate() {
             match raw.parse::<TokenHash>() {
                 Ok(hash) => hashes.push(hash),
-                Err(e) => issues.push(ConfigIssue::new(format!("{ADMIN_TOKEN_HASHES_KEY}[{i}]"), e.to_string())),
+                Err(e) => issues.push(ConfigIssue::new(
+                    format!("{ADMIN_TOKEN_HASHES_KEY}[{i}]"),
+                    e.to_string(),
+                )),
             }
         }
-        if issues.is_empty() { Ok(hashes) } else { Err(issues) }
+        if issues.is_empty() {
+            Ok(hashes)
+        } else {
+            Err(issues)
+        }
     }
 }
 
@@ -85,13 +92,19 @@ impl Config {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         Self {
             common,
-            config_api: Settings { listen: any, admin_listen: any, admin_token_hashes: Vec::new() },
+            config_api: Settings {
+                listen: any,
+                admin_listen: any,
+                admin_token_hashes: Vec::new(),
+            },
         }
     }
 
     /// Adds the hash of an admin token (tests pass the token they will present).
     pub fn with_admin_token(mut self, token: &str) -> Self {
-        self.config_api.admin_token_hashes.push(alter_secrets::hash_admin_token(token));
+        self.config_api
+            .admin_token_hashes
+            .push(alter_secrets::hash_admin_token(token));
         self
     }
 }
@@ -113,7 +126,10 @@ mod tests {
     use super::*;
 
     fn settings(hashes: &[&str]) -> Settings {
-        Settings { admin_token_hashes: hashes.iter().map(|s| (*s).to_owned()).collect(), ..Settings::default() }
+        Settings {
+            admin_token_hashes: hashes.iter().map(|s| (*s).to_owned()).collect(),
+            ..Settings::default()
+        }
     }
 
     #[test]
@@ -128,7 +144,10 @@ mod tests {
 
     #[test]
     fn token_hashes_accept_a_comma_separated_string() {
-        let (a, b) = (alter_secrets::hash_admin_token("a"), alter_secrets::hash_admin_token("b"));
+        let (a, b) = (
+            alter_secrets::hash_admin_token("a"),
+            alter_secrets::hash_admin_token("b"),
+        );
         let json = serde_json::json!({ "admin_token_hashes": format!("{a}, {b}") });
         let s: Settings = serde_json::from_value(json).unwrap();
         assert_eq!(s.admin_token_hashes, vec![a, b]);

@@ -24,13 +24,28 @@ pub fn parse_time(field: &str, input: &str) -> Result<Option<DateTime<Utc>>, Fie
     }
     DateTime::parse_from_rfc3339(input.trim())
         .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|e| FieldError::new(field, format!("must be an RFC 3339 time such as 2030-01-31T00:00:00Z, got {input:?} ({e})")))
+        .map_err(|e| {
+            FieldError::new(
+                field,
+                format!(
+                    "must be an RFC 3339 time such as 2030-01-31T00:00:00Z, got {input:?} ({e})"
+                ),
+            )
+        })
 }
 
 /// A required ID field (`AppId`, `GrantId`, …).
-pub fn parse_id<T>(field: &str, input: &str, parse: fn(&str, &str) -> Result<T, FieldError>) -> Result<T, Error> {
+pub fn parse_id<T>(
+    field: &str,
+    input: &str,
+    parse: fn(&str, &str) -> Result<T, FieldError>,
+) -> Result<T, Error> {
     if input.trim().is_empty() {
-        return Err(FieldError::new(field, "is required: give the UUID, e.g. from the matching list command").into());
+        return Err(FieldError::new(
+            field,
+            "is required: give the UUID, e.g. from the matching list command",
+        )
+        .into());
     }
     Ok(parse(field, input.trim())?)
 }
@@ -43,7 +58,10 @@ pub fn kind_from_pb(field: &str, raw: i32) -> Result<Option<IdpKind>, FieldError
         Ok(pb::IdpKind::Clerk) => Ok(Some(IdpKind::Clerk)),
         Ok(pb::IdpKind::Okta) => Ok(Some(IdpKind::Okta)),
         Ok(pb::IdpKind::CustomOidc) => Ok(Some(IdpKind::CustomOidc)),
-        Err(_) => Err(FieldError::new(field, format!("has unknown value {raw}: use auth0, clerk, okta or custom_oidc"))),
+        Err(_) => Err(FieldError::new(
+            field,
+            format!("has unknown value {raw}: use auth0, clerk, okta or custom_oidc"),
+        )),
     }
 }
 
@@ -65,7 +83,8 @@ fn non_empty(s: &str) -> Option<String> {
 /// Validation is core's (`ClaimMappings::validate`).
 pub fn mappings_from_pb(m: &pb::ClaimMappings) -> ClaimMappings {
     ClaimMappings {
-        user_id_claim: non_empty(&m.user_id_claim).unwrap_or_else(|| ClaimMappings::default().user_id_claim),
+        user_id_claim: non_empty(&m.user_id_claim)
+            .unwrap_or_else(|| ClaimMappings::default().user_id_claim),
         group_claim: non_empty(&m.group_claim),
         role_claim: non_empty(&m.role_claim),
         email_claim: non_empty(&m.email_claim),
@@ -86,7 +105,11 @@ pub fn mappings_to_pb(m: &ClaimMappings) -> pb::ClaimMappings {
 }
 
 pub fn app_to_pb(app: &alter_store::App) -> pb::App {
-    pb::App { id: app.id.to_string(), name: app.name.clone(), created_at: time(app.created_at) }
+    pb::App {
+        id: app.id.to_string(),
+        name: app.name.clone(),
+        created_at: time(app.created_at),
+    }
 }
 
 pub fn idp_to_pb(idp: &alter_store::IdentityProvider) -> pb::IdentityProvider {
@@ -180,7 +203,10 @@ pub fn page_size(requested: u32) -> u32 {
 }
 
 /// The opaque page token: the last ID of the previous page (empty for the first page).
-pub fn page_after<T>(input: &str, parse: fn(&str, &str) -> Result<T, FieldError>) -> Result<Option<T>, Error> {
+pub fn page_after<T>(
+    input: &str,
+    parse: fn(&str, &str) -> Result<T, FieldError>,
+) -> Result<Option<T>, Error> {
     if input.is_empty() {
         return Ok(None);
     }
@@ -190,7 +216,11 @@ pub fn page_after<T>(input: &str, parse: fn(&str, &str) -> Result<T, FieldError>
 }
 
 /// Splits `rows` (fetched with `size + 1`) into the page and the next page token.
-pub fn paginate<T>(mut rows: Vec<T>, size: u32, last_id: impl Fn(&T) -> String) -> (Vec<T>, String) {
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    size: u32,
+    last_id: impl Fn(&T) -> String,
+) -> (Vec<T>, String) {
     let size = size as usize;
     if rows.len() > size {
         rows.truncate(size);

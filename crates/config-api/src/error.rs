@@ -60,7 +60,9 @@ impl Error {
             Error::Store(StoreError::Conflict { .. }) => Code::FailedPrecondition,
             Error::Store(StoreError::Invalid(_)) => Code::InvalidArgument,
             Error::Store(_) | Error::Bus(_) => Code::Unavailable,
-            Error::Host(_) | Error::Connect(_) | Error::Config(_) | Error::HttpClient(_) => Code::Internal,
+            Error::Host(_) | Error::Connect(_) | Error::Config(_) | Error::HttpClient(_) => {
+                Code::Internal
+            }
         }
     }
 }
@@ -70,7 +72,9 @@ impl From<Error> for Status {
         let code = error.code();
         let message = match &error {
             // Infrastructure details stay in the log; the caller learns what to do.
-            Error::Store(StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt { .. }) => {
+            Error::Store(
+                StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt { .. },
+            ) => {
                 tracing::error!(error = %error, "admin call failed on the database");
                 "the database could not answer; try again, and check config-api's log if it persists".to_owned()
             }
@@ -90,17 +94,31 @@ mod tests {
 
     #[test]
     fn field_errors_are_invalid_argument_naming_the_field() {
-        let status = Status::from(Error::from(FieldError::new("audience", "is required: give it")));
+        let status = Status::from(Error::from(FieldError::new(
+            "audience",
+            "is required: give it",
+        )));
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(status.message(), "audience is required: give it");
     }
 
     #[test]
     fn store_errors_keep_their_meaning() {
-        let s = Status::from(Error::from(StoreError::Conflict { reason: "locked".into() }));
-        assert_eq!((s.code(), s.message()), (Code::FailedPrecondition, "locked"));
-        let s = Status::from(Error::from(StoreError::NotFound { what: "grant 1".into() }));
+        let s = Status::from(Error::from(StoreError::Conflict {
+            reason: "locked".into(),
+        }));
+        assert_eq!(
+            (s.code(), s.message()),
+            (Code::FailedPrecondition, "locked")
+        );
+        let s = Status::from(Error::from(StoreError::NotFound {
+            what: "grant 1".into(),
+        }));
         assert_eq!(s.code(), Code::NotFound);
-        assert!(s.message().starts_with("grant 1 was not found"), "{}", s.message());
+        assert!(
+            s.message().starts_with("grant 1 was not found"),
+            "{}",
+            s.message()
+        );
     }
 }

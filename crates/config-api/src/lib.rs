@@ -13,7 +13,9 @@ pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
 
 use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
-use alter_runtime::{connect_bus, connect_store, BoxError, CancellationToken, Service, ServiceHost};
+use alter_runtime::{
+    BoxError, CancellationToken, Service, ServiceHost, connect_bus, connect_store,
+};
 
 /// The running service: listeners bound, dependencies connected.
 #[derive(Debug)]
@@ -32,6 +34,8 @@ impl Application {
                 "no admin token hashes are configured: every admin call will be refused; create one with `alter secrets new-admin-token`"
             );
         }
+        // Install the Prometheus recorder now so call counts from the first call are kept.
+        alter_telemetry::prometheus();
         let http = alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
         let host = ServiceHost::bind(Self::NAME, "config_api", &config.config_api.listen()).await?;
         let store = connect_store(&config.common.database, &host).await?;
@@ -55,9 +59,11 @@ impl Application {
     /// Serves `alter.admin.v1.AdminService` (marked SERVING in gRPC health) until stopped.
     pub async fn run_until_stopped(self) -> Result<(), Error> {
         let Self { host, api } = self;
-        host.health().set_serving::<AdminServiceServer<AdminApi>>().await;
-        let routes = tonic::service::Routes::new(AdminServiceServer::new(api));
-        host.serve_grpc(Some(routes)).await?;
+        host.health()
+            .set_serving::<AdminServiceServer<AdminApi>>()
+            .await;
+        host.serve_grpc(|routes| routes.add_service(AdminServiceServer::new(api)))
+            .await?;
         Ok(())
     }
 }

@@ -81,7 +81,7 @@ pub fn check_claim_mappings_change(
         let field = first_difference(old, new);
         return Err(FieldError::new(
             format!("claim_mappings.{field}"),
-            "cannot change: claim mappings lock after the first successful sign-in of any user of this identity provider, because existing users and groups were keyed by them; to use different mappings, add the identity provider again",
+            "cannot change: claim mappings lock after the first successful sign-in of any user of this identity provider, because existing users and groups were keyed by them; to use different mappings, create a new app and connect the identity provider to it",
         ));
     }
     new.validate()

@@ -7,7 +7,7 @@ use alter_idp_sim::{IdpSim, TenantKind, TenantOptions};
 use alter_proto::admin::v1 as pb;
 use alter_proto::admin::v1::admin_service_client::AdminServiceClient;
 use alter_store::{GroupStore, GroupUpsert, PgStore, UserStore, UserUpsert};
-use alter_testkit::{TestEnv, Spawned, spawn};
+use alter_testkit::{Spawned, TestEnv, spawn};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -21,7 +21,8 @@ pub struct Bearer(pub Option<String>);
 impl Interceptor for Bearer {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(token) = &self.0 {
-            req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
         }
         Ok(req)
     }
@@ -40,11 +41,18 @@ pub struct Harness {
 impl Harness {
     pub async fn start() -> Self {
         let env = TestEnv::new().await;
-        let service = spawn::<Application>(Config::for_tests(env.common()).with_admin_token(TOKEN)).await;
+        let service =
+            spawn::<Application>(Config::for_tests(env.common()).with_admin_token(TOKEN)).await;
         let client = client(&service, Some(TOKEN)).await;
         let store = env.db.store();
         let sim = IdpSim::start().await.unwrap();
-        Self { env, service, client, store, sim }
+        Self {
+            env,
+            service,
+            client,
+            store,
+            sim,
+        }
     }
 
     pub async fn finish(self) {
@@ -53,13 +61,21 @@ impl Harness {
     }
 
     pub async fn app(&mut self, name: &str) -> AppId {
-        let app = self.client.create_app(pb::CreateAppRequest { name: name.into() }).await.unwrap().into_inner();
+        let app = self
+            .client
+            .create_app(pb::CreateAppRequest { name: name.into() })
+            .await
+            .unwrap()
+            .into_inner();
         AppId::parse("id", &app.id).unwrap()
     }
 
     /// A sim tenant of `kind` and its default issuer.
     pub fn tenant(&self, name: &str, kind: TenantKind) -> String {
-        self.sim.create_tenant(name, kind, TenantOptions::default()).unwrap().issuer
+        self.sim
+            .create_tenant(name, kind, TenantOptions::default())
+            .unwrap()
+            .issuer
     }
 
     /// Creates the app's IDP through the API.
@@ -84,32 +100,59 @@ impl Harness {
     }
 
     /// An app with an IDP on a fresh sim tenant of `kind`.
-    pub async fn app_with_idp(&mut self, tenant: &str, kind: TenantKind, mappings: Option<pb::ClaimMappings>) -> (AppId, IdpId) {
+    pub async fn app_with_idp(
+        &mut self,
+        tenant: &str,
+        kind: TenantKind,
+        mappings: Option<pb::ClaimMappings>,
+    ) -> (AppId, IdpId) {
         let app = self.app(tenant).await;
         let issuer = self.tenant(tenant, kind);
-        let idp = self.create_idp(app, &issuer, pb_kind(kind), mappings).await.unwrap();
+        let idp = self
+            .create_idp(app, &issuer, pb_kind(kind), mappings)
+            .await
+            .unwrap();
         (app, IdpId::parse("id", &idp.id).unwrap())
     }
 
     /// A user as the verifier provisions it at first sign-in.
     pub async fn user(&self, app: AppId, idp: IdpId, external: &str) -> UserId {
         let ext = ExternalUserId::parse("sub", external).unwrap();
-        self.store.upsert_user(app, idp, &UserUpsert::jit(ext, Some(format!("{external}@example.test")), None)).await.unwrap().user.id
+        self.store
+            .upsert_user(
+                app,
+                idp,
+                &UserUpsert::jit(ext, Some(format!("{external}@example.test")), None),
+            )
+            .await
+            .unwrap()
+            .user
+            .id
     }
 
     /// A group, with `members` added to it.
     pub async fn group(&self, app: AppId, external: &str, members: &[UserId]) -> GroupId {
-        let upsert = GroupUpsert { external_id: ExternalGroupId::parse("group", external).unwrap(), name: Some(external.into()) };
+        let upsert = GroupUpsert {
+            external_id: ExternalGroupId::parse("group", external).unwrap(),
+            name: Some(external.into()),
+        };
         let group = self.store.upsert_groups(app, &[upsert]).await.unwrap()[0].id;
         for user in members {
-            self.store.add_membership(app, *user, group, EventSource::Jwt).await.unwrap();
+            self.store
+                .add_membership(app, *user, group, EventSource::Jwt)
+                .await
+                .unwrap();
         }
         group
     }
 }
 
 pub async fn client(service: &Spawned, token: Option<&str>) -> Client {
-    let channel = Channel::from_shared(service.url()).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(service.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     AdminServiceClient::with_interceptor(channel, Bearer(token.map(str::to_owned)))
 }
 
@@ -127,6 +170,10 @@ pub fn pb_kind(kind: TenantKind) -> pb::IdpKind {
 pub fn assert_status(status: &tonic::Status, code: tonic::Code, fragments: &[&str]) {
     assert_eq!(status.code(), code, "{status:?}");
     for fragment in fragments {
-        assert!(status.message().contains(fragment), "{fragment:?} not in {:?}", status.message());
+        assert!(
+            status.message().contains(fragment),
+            "{fragment:?} not in {:?}",
+            status.message()
+        );
     }
 }

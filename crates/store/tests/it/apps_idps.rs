@@ -245,7 +245,11 @@ async fn deleting_an_idp_frees_the_app_for_a_new_one_until_users_signed_in() {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 
     // R-CFG-01 allows a new one once the old one is gone; once a user exists it stays.
-    let second = t.store.create_idp(app, &new_idp(IdpKind::Clerk)).await.unwrap();
+    let second = t
+        .store
+        .create_idp(app, &new_idp(IdpKind::Clerk))
+        .await
+        .unwrap();
     t.user(app, second.id, "user_1").await;
     let err = t.store.delete_idp(app, second.id).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
