@@ -2,14 +2,10 @@
 //! answers printed as tables or, with `--json`, as JSON; errors print the server's message.
 
 use alter_proto::admin::v1 as pb;
-use alter_proto::admin::v1::admin_service_client::AdminServiceClient;
 use alter_proto::identity::v1 as id;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::process::ExitCode;
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 /// How to reach config-api, shared by every admin command.
 #[derive(Debug, Clone, Args)]
@@ -262,20 +258,7 @@ pub enum AdminCommand {
     Groups(GroupsCommand),
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            req.metadata_mut().insert("authorization", value.clone());
-        }
-        Ok(req)
-    }
-}
-
-type Client = AdminServiceClient<InterceptedService<Channel, Bearer>>;
+type Client = alter_config_api::AdminClient;
 
 /// Runs one admin command and prints its answer; the exit code says whether it worked.
 pub fn run(connection: Connection, command: AdminCommand) -> ExitCode {
@@ -302,21 +285,9 @@ pub fn run(connection: Connection, command: AdminCommand) -> ExitCode {
 }
 
 async fn connect(connection: &Connection) -> Result<Client, String> {
-    let bearer = match &connection.token {
-        None => None,
-        Some(token) => Some(format!("Bearer {}", token.trim()).parse().map_err(|_| {
-            "--token contains characters that cannot be sent in a header".to_owned()
-        })?),
-    };
-    let channel = Channel::from_shared(connection.endpoint.clone())
-        .map_err(|e| format!("--endpoint {:?} is not a URL: {e}", connection.endpoint))?
-        .connect()
+    alter_config_api::connect_admin(&connection.endpoint, connection.token.as_deref())
         .await
-        .map_err(|e| format!("cannot reach config-api at {} ({e}); is it running? set --endpoint or ALTER_ENDPOINT", connection.endpoint))?;
-    Ok(AdminServiceClient::with_interceptor(
-        channel,
-        Bearer(bearer),
-    ))
+        .map_err(|e| format!("{e} (set --endpoint / ALTER_ENDPOINT, --token / ALTER_ADMIN_TOKEN)"))
 }
 
 fn server(status: tonic::Status) -> String {

@@ -8,12 +8,17 @@
 //! and prints the ratios the targets are stated in. The driver shares the machine's two cores
 //! with the server; the per-call CPU figures are the server's alone.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use alter_core::{ClaimMappings, IdpKind};
 use alter_idp_sim::{IdpSim, TenantKind, TenantOptions, TokenAlg, TokenSpec};
-use alter_proto::identity::v1::verifier_client::VerifierClient;
 use alter_proto::identity::v1::VerifyRequest;
+use alter_proto::identity::v1::verifier_client::VerifierClient;
 use alter_store::testing::TestDatabase;
 use alter_store::{AppStore, IdpStore, NewIdp};
 use serde_json::json;
@@ -28,7 +33,10 @@ const CHANNELS: usize = 4;
 
 fn main() -> anyhow::Result<()> {
     // Two client worker threads: the server process gets the rest of the machine.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(run())
 }
 
@@ -39,12 +47,22 @@ async fn run() -> anyhow::Result<()> {
 
     // ---- 1. in-process floors -------------------------------------------------------------
     let rs_token = sim.mint("bench", &twelve_claims(&info.issuer, "user-0", 0))?;
-    let rs256 = decode_floor(&sim, &info.issuer, &rs_token, jsonwebtoken::Algorithm::RS256)?;
+    let rs256 = decode_floor(
+        &sim,
+        &info.issuer,
+        &rs_token,
+        jsonwebtoken::Algorithm::RS256,
+    )?;
     sim.publish_next_key("bench", TokenAlg::ES256)?;
     let mut es_spec = twelve_claims(&info.issuer, "user-0", 0);
     es_spec.alg = TokenAlg::ES256;
     let es_token = sim.mint("bench", &es_spec)?;
-    let es256 = decode_floor(&sim, &info.issuer, &es_token, jsonwebtoken::Algorithm::ES256)?;
+    let es256 = decode_floor(
+        &sim,
+        &info.issuer,
+        &es_token,
+        jsonwebtoken::Algorithm::ES256,
+    )?;
 
     // ---- 2. a real verifier process ------------------------------------------------------------
     let db = TestDatabase::create().await?;
@@ -58,7 +76,10 @@ async fn run() -> anyhow::Result<()> {
                 issuer: info.issuer.clone(),
                 jwks_uri: info.jwks_uri.clone(),
                 audience: AUDIENCE.to_owned(),
-                claim_mappings: ClaimMappings { group_claim: Some("groups".into()), ..Default::default() },
+                claim_mappings: ClaimMappings {
+                    group_claim: Some("groups".into()),
+                    ..Default::default()
+                },
                 sign_in: None,
             },
         )
@@ -72,7 +93,10 @@ async fn run() -> anyhow::Result<()> {
     println!("minting {cold_n} distinct RS256 tokens for {users} users …");
     let mut cold_tokens = Vec::with_capacity(cold_n);
     for i in 0..cold_n {
-        cold_tokens.push(sim.mint("bench", &twelve_claims(&info.issuer, &format!("user-{}", i % users), i))?);
+        cold_tokens.push(sim.mint(
+            "bench",
+            &twelve_claims(&info.issuer, &format!("user-{}", i % users), i),
+        )?);
     }
     let warm_tokens: Vec<String> = cold_tokens[..users].to_vec();
     let app_id = app.id.to_string();
@@ -83,20 +107,49 @@ async fn run() -> anyhow::Result<()> {
     }
 
     // ---- 3. peaks --------------------------------------------------------------------------
-    let cold = closed_loop(&channels, &app_id, Arc::new(cold_tokens[users..].to_vec()), None, &mut server).await?;
-    let warm = closed_loop(&channels, &app_id, Arc::new(warm_tokens.clone()), Some(Duration::from_secs(5)), &mut server)
-        .await?;
+    let cold = closed_loop(
+        &channels,
+        &app_id,
+        Arc::new(cold_tokens[users..].to_vec()),
+        None,
+        &mut server,
+    )
+    .await?;
+    let warm = closed_loop(
+        &channels,
+        &app_id,
+        Arc::new(warm_tokens.clone()),
+        Some(Duration::from_secs(5)),
+        &mut server,
+    )
+    .await?;
 
     // ---- 4. latency at half of peak (warm tokens; and fresh cold tokens) ---------------------
-    let warm_lat = open_loop(&channels, &app_id, Arc::new(warm_tokens.clone()), warm.rate / 2.0, Duration::from_secs(4))
-        .await?;
+    let warm_lat = open_loop(
+        &channels,
+        &app_id,
+        Arc::new(warm_tokens.clone()),
+        warm.rate / 2.0,
+        Duration::from_secs(4),
+    )
+    .await?;
     let mut fresh = Vec::new();
     let cold_rate = cold.rate / 2.0;
     let fresh_n = (cold_rate * 3.0) as usize + 1;
     for i in 0..fresh_n {
-        fresh.push(sim.mint("bench", &twelve_claims(&info.issuer, &format!("user-{}", i % users), cold_n + i))?);
+        fresh.push(sim.mint(
+            "bench",
+            &twelve_claims(&info.issuer, &format!("user-{}", i % users), cold_n + i),
+        )?);
     }
-    let cold_lat = open_loop(&channels, &app_id, Arc::new(fresh), cold_rate, Duration::from_secs(3)).await?;
+    let cold_lat = open_loop(
+        &channels,
+        &app_id,
+        Arc::new(fresh),
+        cold_rate,
+        Duration::from_secs(3),
+    )
+    .await?;
 
     server.stop();
     db.cleanup().await?;
@@ -104,22 +157,50 @@ async fn run() -> anyhow::Result<()> {
     // ---- report ---------------------------------------------------------------------------
     println!();
     println!("verify-path benchmark (release, 2 vCPU; driver and server share the cores)");
-    println!("in-process decode+validate   RS256 {:>7.1} µs/op ({:>7.0}/s)   ES256 {:>7.1} µs/op ({:>7.0}/s)",
-        rs256, 1e6 / rs256, es256, 1e6 / es256);
-    println!("Verify RPC cold (distinct)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls)", cold.rate, cold.server_us, cold.calls);
-    println!("Verify RPC warm (repeated)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls)", warm.rate, warm.server_us, warm.calls);
-    println!("latency at half of warm peak ({:>6.0}/s)   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls)",
-        warm.rate / 2.0, warm_lat.p50_ms, warm_lat.p99_ms, warm_lat.calls);
-    println!("latency at half of cold peak ({:>6.0}/s)   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls)",
-        cold_rate, cold_lat.p50_ms, cold_lat.p99_ms, cold_lat.calls);
+    println!(
+        "in-process decode+validate   RS256 {:>7.1} µs/op ({:>7.0}/s)   ES256 {:>7.1} µs/op ({:>7.0}/s)",
+        rs256,
+        1e6 / rs256,
+        es256,
+        1e6 / es256
+    );
+    println!(
+        "Verify RPC cold (distinct)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls)",
+        cold.rate, cold.server_us, cold.calls
+    );
+    println!(
+        "Verify RPC warm (repeated)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls)",
+        warm.rate, warm.server_us, warm.calls
+    );
+    println!(
+        "latency at half of warm peak ({:>6.0}/s)   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls)",
+        warm.rate / 2.0,
+        warm_lat.p50_ms,
+        warm_lat.p99_ms,
+        warm_lat.calls
+    );
+    println!(
+        "latency at half of cold peak ({:>6.0}/s)   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls)",
+        cold_rate, cold_lat.p50_ms, cold_lat.p99_ms, cold_lat.calls
+    );
     println!();
     println!("targets:");
-    println!("  cold server CPU / in-process RS256 decode = {:.2}x   (target <= 2x)  {}",
-        cold.server_us / rs256, verdict(cold.server_us / rs256 <= 2.0));
-    println!("  warm server CPU per call = {:.1} µs               (target <= 15 µs) {}",
-        warm.server_us, verdict(warm.server_us <= 15.0));
-    println!("  p99 at half of peak: warm {:.3} ms, cold {:.3} ms  (target <= 2 ms)  {}",
-        warm_lat.p99_ms, cold_lat.p99_ms, verdict(warm_lat.p99_ms <= 2.0 && cold_lat.p99_ms <= 2.0));
+    println!(
+        "  cold server CPU / in-process RS256 decode = {:.2}x   (target <= 2x)  {}",
+        cold.server_us / rs256,
+        verdict(cold.server_us / rs256 <= 2.0)
+    );
+    println!(
+        "  warm server CPU per call = {:.1} µs               (target <= 15 µs) {}",
+        warm.server_us,
+        verdict(warm.server_us <= 15.0)
+    );
+    println!(
+        "  p99 at half of peak: warm {:.3} ms, cold {:.3} ms  (target <= 2 ms)  {}",
+        warm_lat.p99_ms,
+        cold_lat.p99_ms,
+        verdict(warm_lat.p99_ms <= 2.0 && cold_lat.p99_ms <= 2.0)
+    );
     Ok(())
 }
 
@@ -141,7 +222,12 @@ fn twelve_claims(issuer: &str, sub: &str, n: usize) -> TokenSpec {
 }
 
 /// µs per jsonwebtoken decode+validate with a key parsed once, averaged over ~1.5 s.
-fn decode_floor(sim: &IdpSim, issuer: &str, token: &str, alg: jsonwebtoken::Algorithm) -> anyhow::Result<f64> {
+fn decode_floor(
+    sim: &IdpSim,
+    issuer: &str,
+    token: &str,
+    alg: jsonwebtoken::Algorithm,
+) -> anyhow::Result<f64> {
     let header = jsonwebtoken::decode_header(token)?;
     let kid = header.kid.expect("minted tokens carry a kid");
     let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(sim.jwks("bench")?)?;
@@ -154,7 +240,11 @@ fn decode_floor(sim: &IdpSim, issuer: &str, token: &str, alg: jsonwebtoken::Algo
     let start = Instant::now();
     while start.elapsed() < Duration::from_millis(1500) {
         for _ in 0..100 {
-            let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)?;
+            let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+                token,
+                &key,
+                &validation,
+            )?;
             std::hint::black_box(data);
         }
         n += 100;
@@ -164,7 +254,12 @@ fn decode_floor(sim: &IdpSim, issuer: &str, token: &str, alg: jsonwebtoken::Algo
 
 async fn verify(channel: &Channel, app_id: &str, token: &str) -> anyhow::Result<()> {
     let mut client = VerifierClient::new(channel.clone());
-    client.verify(VerifyRequest { app_id: app_id.to_owned(), token: token.to_owned() }).await?;
+    client
+        .verify(VerifyRequest {
+            app_id: app_id.to_owned(),
+            token: token.to_owned(),
+        })
+        .await?;
     Ok(())
 }
 
@@ -205,7 +300,10 @@ async fn closed_loop(
                     }
                 };
                 client
-                    .verify(VerifyRequest { app_id: app_id.clone(), token: token.clone() })
+                    .verify(VerifyRequest {
+                        app_id: app_id.clone(),
+                        token: token.clone(),
+                    })
                     .await
                     .expect("verify succeeds");
                 calls += 1;
@@ -219,7 +317,11 @@ async fn closed_loop(
     }
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds()? - cpu0;
-    Ok(Peak { rate: calls as f64 / elapsed, server_us: cpu * 1e6 / calls as f64, calls })
+    Ok(Peak {
+        rate: calls as f64 / elapsed,
+        server_us: cpu * 1e6 / calls as f64,
+        calls,
+    })
 }
 
 struct Latency {
@@ -251,7 +353,10 @@ async fn open_loop(
         let token = tokens[i % tokens.len()].clone();
         let app_id = app_id.to_owned();
         tasks.push(tokio::spawn(async move {
-            client.verify(VerifyRequest { app_id, token }).await.expect("verify succeeds");
+            client
+                .verify(VerifyRequest { app_id, token })
+                .await
+                .expect("verify succeeds");
             scheduled.elapsed()
         }));
         i += 1;
@@ -261,8 +366,13 @@ async fn open_loop(
         lat.push(t.await?);
     }
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e3;
-    Ok(Latency { p50_ms: pct(0.50), p99_ms: pct(0.99), calls: lat.len() })
+    let pct =
+        |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e3;
+    Ok(Latency {
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        calls: lat.len(),
+    })
 }
 
 /// The release `jwt-verifier` binary in a child process on free ports.
@@ -273,8 +383,13 @@ struct VerifierProcess {
 
 impl VerifierProcess {
     fn start(database_url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/jwt-verifier");
-        anyhow::ensure!(bin.exists(), "{} is missing: run `cargo build --release -p alter-jwt-verifier` (make bench does)", bin.display());
+        let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/release/jwt-verifier");
+        anyhow::ensure!(
+            bin.exists(),
+            "{} is missing: run `cargo build --release -p alter-jwt-verifier` (make bench does)",
+            bin.display()
+        );
         let port = free_port()?;
         let admin = free_port()?;
         let child = Command::new(bin)
@@ -285,7 +400,10 @@ impl VerifierProcess {
             .env("ALTER_NATS__PREFIX", prefix)
             .env("ALTER_TELEMETRY__LOG_LEVEL", "warn")
             .env("ALTER_JWT_VERIFIER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("ALTER_JWT_VERIFIER__ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
+            .env(
+                "ALTER_JWT_VERIFIER__ADMIN_LISTEN",
+                format!("127.0.0.1:{admin}"),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -297,7 +415,11 @@ impl VerifierProcess {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut channels = Vec::new();
         while channels.len() < CHANNELS {
-            match tonic::transport::Endpoint::from_shared(url.clone())?.tcp_nodelay(true).connect().await {
+            match tonic::transport::Endpoint::from_shared(url.clone())?
+                .tcp_nodelay(true)
+                .connect()
+                .await
+            {
                 Ok(c) => channels.push(c),
                 Err(e) if Instant::now() < deadline => {
                     let _ = e;
@@ -321,7 +443,10 @@ impl VerifierProcess {
     }
 
     fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -343,5 +468,7 @@ fn clock_ticks() -> f64 {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

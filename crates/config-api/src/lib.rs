@@ -3,12 +3,14 @@
 
 mod api;
 mod auth;
+pub mod client;
 mod config;
 mod convert;
 mod error;
 
 pub use api::AdminApi;
 pub use auth::AdminAuth;
+pub use client::{AdminClient, BearerToken, ClientError, connect_admin};
 pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
 

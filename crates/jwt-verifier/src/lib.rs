@@ -104,7 +104,9 @@ impl Application {
             .health()
             .set_serving::<VerifierServer<VerifierService>>()
             .await;
-        self.host.serve_grpc(|routes| routes.add_service(server)).await?;
+        self.host
+            .serve_grpc(|routes| routes.add_service(server))
+            .await?;
         Ok(())
     }
 }

@@ -109,17 +109,34 @@ impl ServiceHost {
     /// Serves gRPC health and reflection plus whatever `add_services` adds (e.g.
     /// `|routes| routes.add_service(VerifierServer::new(svc))`) on the main port, and the admin
     /// endpoints on the admin port, until the shutdown token is cancelled.
-    pub async fn serve_grpc(self, add_services: impl FnOnce(Routes) -> Routes) -> Result<(), HostError> {
-        let ServiceHost { name, listener, admin_listener, readiness, shutdown, health, health_routes } = self;
+    pub async fn serve_grpc(
+        self,
+        add_services: impl FnOnce(Routes) -> Routes,
+    ) -> Result<(), HostError> {
+        let ServiceHost {
+            name,
+            listener,
+            admin_listener,
+            readiness,
+            shutdown,
+            health,
+            health_routes,
+        } = self;
         let all = add_services(health_routes);
         let admin = spawn_admin(name, admin_listener, readiness, shutdown.clone());
-        tracing::info!(service = name, port = listener.local_addr().map(|a| a.port()).unwrap_or(0), "serving gRPC");
+        tracing::info!(
+            service = name,
+            port = listener.local_addr().map(|a| a.port()).unwrap_or(0),
+            "serving gRPC"
+        );
         let stopping = {
             let shutdown = shutdown.clone();
             let health = health.clone();
             async move {
                 shutdown.cancelled().await;
-                health.set_service_status("", alter_proto::ServingStatus::NotServing).await;
+                health
+                    .set_service_status("", alter_proto::ServingStatus::NotServing)
+                    .await;
             }
         };
         let result = tonic::transport::Server::builder()

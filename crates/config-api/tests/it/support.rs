@@ -5,30 +5,12 @@ use alter_config_api::{Application, Config};
 use alter_core::{AppId, EventSource, ExternalGroupId, ExternalUserId, GroupId, IdpId, UserId};
 use alter_idp_sim::{IdpSim, TenantKind, TenantOptions};
 use alter_proto::admin::v1 as pb;
-use alter_proto::admin::v1::admin_service_client::AdminServiceClient;
 use alter_store::{GroupStore, GroupUpsert, PgStore, UserStore, UserUpsert};
 use alter_testkit::{Spawned, TestEnv, spawn};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 pub const TOKEN: &str = "alt_adm_test-token-for-config-api";
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct Bearer(pub Option<String>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(token) = &self.0 {
-            req.metadata_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        }
-        Ok(req)
-    }
-}
-
-pub type Client = AdminServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Client = alter_config_api::AdminClient;
 
 pub struct Harness {
     pub env: TestEnv,
@@ -148,12 +130,9 @@ impl Harness {
 }
 
 pub async fn client(service: &Spawned, token: Option<&str>) -> Client {
-    let channel = Channel::from_shared(service.url())
-        .unwrap()
-        .connect()
+    alter_config_api::connect_admin(&service.url(), token)
         .await
-        .unwrap();
-    AdminServiceClient::with_interceptor(channel, Bearer(token.map(str::to_owned)))
+        .unwrap()
 }
 
 pub fn pb_kind(kind: TenantKind) -> pb::IdpKind {
