@@ -233,3 +233,26 @@ impl LifecycleKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_cfg_02_the_four_idp_kinds_parse_and_nothing_else_does() {
+        for (text, kind) in [
+            ("auth0", IdpKind::Auth0),
+            ("clerk", IdpKind::Clerk),
+            ("okta", IdpKind::Okta),
+            ("custom_oidc", IdpKind::CustomOidc),
+        ] {
+            assert_eq!(IdpKind::parse("kind", text).unwrap(), kind);
+            assert_eq!(kind.as_str(), text);
+        }
+        for bad in ["keycloak", "Auth0", "oidc", ""] {
+            let err = IdpKind::parse("kind", bad).unwrap_err();
+            assert_eq!(err.field, "kind");
+            assert!(err.message.contains("auth0, clerk, okta, custom_oidc"), "{err}");
+        }
+    }
+}
