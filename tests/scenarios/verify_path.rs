@@ -137,7 +137,8 @@ fn credential_refs(answer: &VerifyResponse) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn r_jwt_10_r_cfg_08_admin_configures_verifier_resolves_and_revocation_reaches_it_without_restart() {
+async fn r_jwt_10_r_cfg_08_admin_configures_verifier_resolves_and_revocation_reaches_it_without_restart()
+ {
     let mut stack = Stack::start().await;
     let app = stack.clerk_app("acme").await;
     let token = stack.token("acme", "user_2abc", "org_eng");

@@ -330,8 +330,11 @@ struct Latency {
     calls: usize,
 }
 
-/// Open-loop load at `rate` calls/s for `duration`; latency is measured from each call's
-/// scheduled start, so a stalled server cannot hide its queueing (no coordinated omission).
+/// Open-loop load at `rate` calls/s for `duration`. A pacing thread (sleeping, not spinning:
+/// the machine has two cores) starts each call at its scheduled instant — tokio's timer has
+/// millisecond granularity, which would send calls in bursts — and latency is measured from
+/// that scheduled instant, so a stalled server cannot hide its queueing (no coordinated
+/// omission).
 async fn open_loop(
     channels: &[Channel],
     app_id: &str,
@@ -339,30 +342,41 @@ async fn open_loop(
     rate: f64,
     duration: Duration,
 ) -> anyhow::Result<Latency> {
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    let mut i = 0usize;
-    loop {
-        let scheduled = start + interval * i as u32;
-        if scheduled.duration_since(start) >= duration {
-            break;
+    let interval = 1.0 / rate.max(1.0);
+    let channels = channels.to_vec();
+    let app_id = app_id.to_owned();
+    let runtime = tokio::runtime::Handle::current();
+    let pacer = std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut calls = Vec::new();
+        for i in 0usize.. {
+            let offset = Duration::from_secs_f64(interval * i as f64);
+            if offset >= duration {
+                break;
+            }
+            let scheduled = start + offset;
+            let now = Instant::now();
+            if scheduled > now {
+                std::thread::sleep(scheduled - now);
+            }
+            let mut client = VerifierClient::new(channels[i % channels.len()].clone());
+            let token = tokens[i % tokens.len()].clone();
+            let app_id = app_id.clone();
+            calls.push(runtime.spawn(async move {
+                client
+                    .verify(VerifyRequest { app_id, token })
+                    .await
+                    .expect("verify succeeds");
+                scheduled.elapsed()
+            }));
         }
-        tokio::time::sleep_until(scheduled.into()).await;
-        let mut client = VerifierClient::new(channels[i % channels.len()].clone());
-        let token = tokens[i % tokens.len()].clone();
-        let app_id = app_id.to_owned();
-        tasks.push(tokio::spawn(async move {
-            client
-                .verify(VerifyRequest { app_id, token })
-                .await
-                .expect("verify succeeds");
-            scheduled.elapsed()
-        }));
-        i += 1;
-    }
-    let mut lat = Vec::with_capacity(tasks.len());
-    for t in tasks {
+        calls
+    });
+    let calls = tokio::task::spawn_blocking(move || pacer.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("pacer panicked"))?;
+    let mut lat = Vec::with_capacity(calls.len());
+    for t in calls {
         lat.push(t.await?);
     }
     lat.sort();

@@ -15,9 +15,7 @@ pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
 
 use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
-use alter_runtime::{
-    BoxError, CancellationToken, Service, ServiceHost, connect_bus, connect_store,
-};
+use alter_runtime::{CancellationToken, Service, ServiceHost, connect_bus, connect_store};
 
 /// The running service: listeners bound, dependencies connected.
 #[derive(Debug)]
@@ -70,26 +68,4 @@ impl Application {
     }
 }
 
-impl Service for Application {
-    type Config = Config;
-    const NAME: &'static str = "config-api";
-
-    fn common(config: &Config) -> &alter_config::CommonSettings {
-        &config.common
-    }
-    async fn build(config: Config) -> Result<Self, BoxError> {
-        Ok(Application::build(config).await?)
-    }
-    fn port(&self) -> u16 {
-        self.port()
-    }
-    fn admin_port(&self) -> u16 {
-        self.admin_port()
-    }
-    fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown_token()
-    }
-    async fn run_until_stopped(self) -> Result<(), BoxError> {
-        Ok(Application::run_until_stopped(self).await?)
-    }
-}
+alter_runtime::impl_service!(Application, Config, "config-api");

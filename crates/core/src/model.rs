@@ -252,7 +252,10 @@ mod tests {
         for bad in ["keycloak", "Auth0", "oidc", ""] {
             let err = IdpKind::parse("kind", bad).unwrap_err();
             assert_eq!(err.field, "kind");
-            assert!(err.message.contains("auth0, clerk, okta, custom_oidc"), "{err}");
+            assert!(
+                err.message.contains("auth0, clerk, okta, custom_oidc"),
+                "{err}"
+            );
         }
     }
 }

@@ -24,9 +24,7 @@ use std::sync::Arc;
 use alter_bus::EventBus;
 use alter_proto::identity::v1::verifier_server::VerifierServer;
 use alter_providers::{JwksCache, JwksSettings};
-use alter_runtime::{
-    BoxError, CancellationToken, Service, ServiceHost, connect_bus, connect_store,
-};
+use alter_runtime::{CancellationToken, Service, ServiceHost, connect_bus, connect_store};
 use std::time::Duration;
 
 /// The running service: listeners bound, dependencies connected, invalidations followed.
@@ -111,26 +109,4 @@ impl Application {
     }
 }
 
-impl Service for Application {
-    type Config = Config;
-    const NAME: &'static str = "jwt-verifier";
-
-    fn common(config: &Config) -> &alter_config::CommonSettings {
-        &config.common
-    }
-    async fn build(config: Config) -> Result<Self, BoxError> {
-        Ok(Application::build(config).await?)
-    }
-    fn port(&self) -> u16 {
-        self.port()
-    }
-    fn admin_port(&self) -> u16 {
-        self.admin_port()
-    }
-    fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown_token()
-    }
-    async fn run_until_stopped(self) -> Result<(), BoxError> {
-        Ok(Application::run_until_stopped(self).await?)
-    }
-}
+alter_runtime::impl_service!(Application, Config, "jwt-verifier");

@@ -11,6 +11,7 @@ mod service;
 mod shutdown;
 
 pub use admin::admin_router;
+pub use alter_config::CommonSettings;
 pub use connect::{ConnectError, connect_bus, connect_store};
 pub use host::{HostError, ServiceHost};
 pub use readiness::{NatsReadiness, PostgresReadiness, Readiness, ReadinessCheck};

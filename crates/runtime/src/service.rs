@@ -77,3 +77,35 @@ pub fn run_service<S: Service>() -> ExitCode {
         }
     })
 }
+
+/// Implements [`Service`] for an application type that has the inherent methods `build`,
+/// `port`, `admin_port`, `shutdown_token` and `run_until_stopped`, and whose config keeps the
+/// shared sections in a `common` field — i.e. every Alter service.
+#[macro_export]
+macro_rules! impl_service {
+    ($app:ty, $config:ty, $name:literal) => {
+        impl $crate::Service for $app {
+            type Config = $config;
+            const NAME: &'static str = $name;
+
+            fn common(config: &$config) -> &$crate::CommonSettings {
+                &config.common
+            }
+            async fn build(config: $config) -> Result<Self, $crate::BoxError> {
+                Ok(<$app>::build(config).await?)
+            }
+            fn port(&self) -> u16 {
+                <$app>::port(self)
+            }
+            fn admin_port(&self) -> u16 {
+                <$app>::admin_port(self)
+            }
+            fn shutdown_token(&self) -> $crate::CancellationToken {
+                <$app>::shutdown_token(self)
+            }
+            async fn run_until_stopped(self) -> Result<(), $crate::BoxError> {
+                Ok(<$app>::run_until_stopped(self).await?)
+            }
+        }
+    };
+}

@@ -126,3 +126,22 @@ pub async fn spawn<S: Service>(config: S::Config) -> Spawned {
         task,
     }
 }
+
+/// The start-up contract every service keeps: built from `config` on a fresh environment it
+/// answers `/healthz`, `/readyz`, `/metrics` and gRPC health, and once its shutdown token is
+/// cancelled it drains, returns, and its ports close.
+pub async fn check_service_lifecycle<S: Service>(config: impl FnOnce(CommonSettings) -> S::Config) {
+    let env = TestEnv::new().await;
+    let service = spawn::<S>(config(env.common())).await;
+    assert_serves_health(&service, S::NAME).await;
+    let admin = service.admin_url();
+    if let Err(e) = service.stop().await {
+        panic!("{} did not stop cleanly: {e}", S::NAME);
+    }
+    assert!(
+        reqwest::get(format!("{admin}/healthz")).await.is_err(),
+        "{}: admin port still open after stop",
+        S::NAME
+    );
+    env.cleanup().await;
+}
