@@ -15,7 +15,8 @@ const AUDIENCE: &str = "api://orders";
 struct Stack {
     env: TestEnv,
     config_api: Spawned,
-    verifier: Spawned,
+    /// Two replicas: invalidations must reach every one of them (R-JWT-10).
+    verifiers: [Spawned; 2],
     admin: alter_config_api::AdminClient,
     sim: IdpSim,
 }
@@ -27,10 +28,12 @@ impl Stack {
             alter_config_api::Config::for_tests(env.common()).with_admin_token(ADMIN_TOKEN),
         )
         .await;
-        let verifier = spawn::<alter_jwt_verifier::Application>(
-            alter_jwt_verifier::Config::for_tests(env.common()),
-        )
-        .await;
+        let replica = || {
+            spawn::<alter_jwt_verifier::Application>(alter_jwt_verifier::Config::for_tests(
+                env.common(),
+            ))
+        };
+        let verifiers = [replica().await, replica().await];
         let admin = alter_config_api::connect_admin(&config_api.url(), Some(ADMIN_TOKEN))
             .await
             .unwrap();
@@ -38,7 +41,7 @@ impl Stack {
         Self {
             env,
             config_api,
-            verifier,
+            verifiers,
             admin,
             sim,
         }
@@ -83,8 +86,18 @@ impl Stack {
         self.sim.mint(tenant, &spec).unwrap()
     }
 
+    /// Verifies on the first replica.
     async fn verify(&self, app_id: &str, token: &str) -> Result<VerifyResponse, tonic::Status> {
-        let mut client = alter_jwt_verifier::connect(self.verifier.url())
+        self.verify_on(0, app_id, token).await
+    }
+
+    async fn verify_on(
+        &self,
+        replica: usize,
+        app_id: &str,
+        token: &str,
+    ) -> Result<VerifyResponse, tonic::Status> {
+        let mut client = alter_jwt_verifier::connect(self.verifiers[replica].url())
             .await
             .unwrap();
         client
@@ -101,13 +114,14 @@ impl Stack {
     /// the test beyond it.
     async fn verify_until(
         &self,
+        replica: usize,
         app_id: &str,
         token: &str,
         done: impl Fn(&VerifyResponse) -> bool,
     ) -> Duration {
         let start = Instant::now();
         loop {
-            let answer = self.verify(app_id, token).await.unwrap();
+            let answer = self.verify_on(replica, app_id, token).await.unwrap();
             if done(&answer) {
                 return start.elapsed();
             }
@@ -121,7 +135,9 @@ impl Stack {
 
     async fn finish(self) {
         self.config_api.stop().await.unwrap();
-        self.verifier.stop().await.unwrap();
+        for verifier in self.verifiers {
+            verifier.stop().await.unwrap();
+        }
         self.env.cleanup().await;
     }
 }
@@ -196,17 +212,23 @@ async fn r_jwt_10_r_cfg_08_admin_configures_verifier_resolves_and_revocation_rea
         .await
         .unwrap();
 
-    // R-JWT-09/10: the same (cached) token now carries all three, without a restart.
-    stack
-        .verify_until(&app, &token, |a| a.grants.len() == 3)
-        .await;
-    let answer = stack.verify(&app, &token).await.unwrap();
-    assert_eq!(
-        credential_refs(&answer),
-        ["cred-group", "cred-system", "cred-user"]
-    );
+    // Both replicas hold the answer in their token caches before anything changes.
+    let cached = stack.verify_on(1, &app, &token).await.unwrap();
+    assert_eq!(cached.user.unwrap().id, user.id);
 
-    // R-JWT-10: revoking through config-api removes it from the very answers the cache held.
+    // R-JWT-09/10: the same (cached) token now carries all three on both replicas, no restart.
+    for replica in 0..2 {
+        stack
+            .verify_until(replica, &app, &token, |a| a.grants.len() == 3)
+            .await;
+        let answer = stack.verify_on(replica, &app, &token).await.unwrap();
+        assert_eq!(
+            credential_refs(&answer),
+            ["cred-group", "cred-system", "cred-user"]
+        );
+    }
+
+    // R-JWT-10: revoking through config-api removes it from the answers every replica cached.
     stack
         .admin
         .revoke_grant(admin::RevokeGrantRequest {
@@ -215,19 +237,21 @@ async fn r_jwt_10_r_cfg_08_admin_configures_verifier_resolves_and_revocation_rea
         })
         .await
         .unwrap();
-    let took = stack
-        .verify_until(&app, &token, |a| a.grants.len() == 2)
-        .await;
-    let answer = stack.verify(&app, &token).await.unwrap();
-    assert_eq!(
-        credential_refs(&answer),
-        ["cred-group", "cred-system"],
-        "revoked grant never returned again"
-    );
-    assert!(
-        took < Duration::from_secs(1),
-        "revocation took {took:?} to reach the verifier"
-    );
+    for replica in 0..2 {
+        let took = stack
+            .verify_until(replica, &app, &token, |a| a.grants.len() == 2)
+            .await;
+        let answer = stack.verify_on(replica, &app, &token).await.unwrap();
+        assert_eq!(
+            credential_refs(&answer),
+            ["cred-group", "cred-system"],
+            "replica {replica}"
+        );
+        assert!(
+            took < Duration::from_secs(1),
+            "revocation took {took:?} to reach replica {replica}"
+        );
+    }
 
     stack.finish().await;
 }
