@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use alter_core::IdpId;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 use crate::error::JwksError;
 use crate::http::{describe, is_allowed_key_url, read_capped};
+use crate::signature::{KeyMaterial, SignatureFailure, SignatureKey};
 
 /// Shortest TTL a `Cache-Control: max-age` may impose (unless `refresh_interval` is shorter).
 pub const MIN_JWKS_TTL: Duration = Duration::from_secs(30);
@@ -86,6 +87,16 @@ impl KeyType {
         }
     }
 
+    /// The one algorithm this key type allows, when there is just one (EC and Ed25519).
+    pub const fn only_algorithm(self) -> Option<Algorithm> {
+        match self {
+            KeyType::Rsa => None,
+            KeyType::EcP256 => Some(Algorithm::ES256),
+            KeyType::EcP384 => Some(Algorithm::ES384),
+            KeyType::Ed25519 => Some(Algorithm::EdDSA),
+        }
+    }
+
     /// The JWK spelling, for messages.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -103,8 +114,8 @@ pub struct VerifyingKey {
     pub kty: KeyType,
     /// The JWK's `alg`, when it names one; the token's `alg` must then equal it.
     pub alg: Option<Algorithm>,
-    /// The key jsonwebtoken verifies with.
-    pub decoding_key: DecodingKey,
+    /// The aws-lc-rs keys signatures are checked with, parsed once per algorithm.
+    signature_key: SignatureKey,
     /// The JWK as published, so an unchanged key is not parsed again on refetch.
     jwk: Value,
 }
@@ -141,23 +152,21 @@ impl VerifyingKey {
         let require = |name: &str| {
             field(name).ok_or_else(|| invalid(format!("lacks the string member {name:?}")))
         };
-        let (kty, decoding_key) = match require("kty")? {
-            "RSA" => {
-                let key = DecodingKey::from_rsa_components(require("n")?, require("e")?)
-                    .map_err(|e| invalid(format!("bad RSA components: {e}")))?;
-                (KeyType::Rsa, key)
-            }
+        let decode = |name: &str| {
+            URL_SAFE_NO_PAD
+                .decode(require(name)?)
+                .map_err(|_| invalid(format!("{name} is not base64url")))
+        };
+        let (kty, material) = match require("kty")? {
+            "RSA" => (KeyType::Rsa, KeyMaterial::rsa(&decode("n")?, &decode("e")?)),
             "EC" => {
                 let (kty, len) = match require("crv")? {
                     "P-256" => (KeyType::EcP256, 32),
                     "P-384" => (KeyType::EcP384, 48),
                     other => return Err(invalid(format!("has unsupported EC curve {other:?}"))),
                 };
-                let (x, y) = (require("x")?, require("y")?);
-                for (name, value) in [("x", x), ("y", y)] {
-                    let bytes = URL_SAFE_NO_PAD
-                        .decode(value)
-                        .map_err(|_| invalid(format!("{name} is not base64url")))?;
+                let (x, y) = (decode("x")?, decode("y")?);
+                for (name, bytes) in [("x", &x), ("y", &y)] {
                     if bytes.len() != len {
                         return Err(invalid(format!(
                             "{name} is {} bytes, expected {len}",
@@ -165,9 +174,7 @@ impl VerifyingKey {
                         )));
                     }
                 }
-                let key = DecodingKey::from_ec_components(x, y)
-                    .map_err(|e| invalid(format!("bad EC components: {e}")))?;
-                (kty, key)
+                (kty, KeyMaterial::ec(&x, &y))
             }
             "OKP" => {
                 let crv = require("crv")?;
@@ -175,12 +182,12 @@ impl VerifyingKey {
                     return Err(invalid(format!("has unsupported OKP curve {crv:?}")));
                 }
                 let x = require("x")?;
-                if URL_SAFE_NO_PAD.decode(x).map(|b| b.len()).ok() != Some(32) {
-                    return Err(invalid("x is not a 32-byte base64url Ed25519 key".into()));
+                match URL_SAFE_NO_PAD.decode(x) {
+                    Ok(bytes) if bytes.len() == 32 => {
+                        (KeyType::Ed25519, KeyMaterial::Ed25519(bytes))
+                    }
+                    _ => return Err(invalid("x is not a 32-byte base64url Ed25519 key".into())),
                 }
-                let key = DecodingKey::from_ed_components(x)
-                    .map_err(|e| invalid(format!("bad Ed25519 key: {e}")))?;
-                (KeyType::Ed25519, key)
             }
             "oct" => return Err(invalid("is a symmetric (oct) key, never accepted".into())),
             other => return Err(invalid(format!("has unsupported kty {other:?}"))),
@@ -198,13 +205,40 @@ impl VerifyingKey {
                 Some(alg)
             }
         };
+        let signature_key = SignatureKey::new(material);
+        // Parse now what will be used, off the hot path; other RSA algorithms on first use.
+        if let Some(alg) = alg.or(kty.only_algorithm()) {
+            signature_key.warm(alg);
+        }
         Ok(Self {
             kid,
             kty,
             alg,
-            decoding_key,
+            signature_key,
             jwk: jwk.clone(),
         })
+    }
+
+    /// Checks a JWS signature (raw bytes) over `message` (`header.payload`) with `alg`; call
+    /// [`Self::check_alg`] first. The error says why, naming the key, for a BadSignature.
+    pub fn verify_signature(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), String> {
+        self.signature_key
+            .verify(alg, message, signature)
+            .map_err(|failure| match failure {
+                SignatureFailure::Mismatch => format!(
+                    "the signature does not verify with key {:?} of the identity provider",
+                    self.kid
+                ),
+                SignatureFailure::UnusableKey(reason) => format!(
+                    "key {:?} of the identity provider cannot verify {alg:?} signatures ({reason}): check the key the JWKS publishes",
+                    self.kid
+                ),
+            })
     }
 
     /// Whether a token whose header says `alg` may be checked with this key: the key type

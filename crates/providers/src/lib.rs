@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod jwks;
+mod signature;
 pub mod verify;
 
 pub use discovery::{DiscoveryDocument, discover};

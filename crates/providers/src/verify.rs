@@ -1,9 +1,10 @@
 //! Token verification (R-JWT-01..05): header checks before any key lookup, signature by the
 //! IDP's key for the header's `kid`, then `iss`, `exp`/`nbf`/`iat` and `aud`.
 //!
-//! The signature is checked with `jsonwebtoken::crypto::verify` on the cached key and the
-//! claims are base64-decoded and parsed once, into a `serde_json::Map`, which is validated
-//! here rather than by `jsonwebtoken::Validation` (which would parse them a second time).
+//! The signature is checked with the cached key's aws-lc-rs key, parsed once per JWK and
+//! algorithm (see `VerifyingKey::verify_signature`), and the claims are base64-decoded and
+//! parsed once, into a `serde_json::Map`, which is validated here rather than by
+//! `jsonwebtoken::Validation` (which would parse them a second time).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -194,18 +195,11 @@ pub fn verify_with_key(
         .map_err(|m| TokenRefused::new(Refusal::AlgorithmNotAllowed, m))?;
     let (_, payload, signature) = split(token)?;
     let message = &token[..token.len() - signature.len() - 1];
-    let valid =
-        jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding_key, header.alg)
-            .map_err(|_| malformed("the token signature is not base64url"))?;
-    if !valid {
-        return Err(TokenRefused::new(
-            Refusal::BadSignature,
-            format!(
-                "the signature does not verify with key {:?} of the identity provider",
-                key.kid
-            ),
-        ));
-    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| malformed("the token signature is not base64url"))?;
+    key.verify_signature(header.alg, message.as_bytes(), &signature)
+        .map_err(|m| TokenRefused::new(Refusal::BadSignature, m))?;
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| malformed("the token payload is not base64url"))?;
@@ -344,6 +338,7 @@ pub fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwks::KeyType;
     use serde_json::json;
 
     fn expected() -> TokenExpectations {
@@ -453,5 +448,229 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    // ---- signatures, on tokens minted here with aws-lc-rs keys ----------------------------
+
+    use crate::signature::tests::{rsa_keys, rsa_n_e};
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{self as lc, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+
+    /// A signing key and the public JWK (without `kid`/`alg`) that verifies it.
+    enum Signer {
+        Rsa(&'static RsaKeyPair),
+        Ec(EcdsaKeyPair, usize),
+        Ed(Ed25519KeyPair),
+    }
+
+    impl Signer {
+        fn ec(alg: Algorithm) -> Self {
+            match alg {
+                Algorithm::ES256 => Signer::Ec(
+                    EcdsaKeyPair::generate(&lc::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
+                    32,
+                ),
+                _ => Signer::Ec(
+                    EcdsaKeyPair::generate(&lc::ECDSA_P384_SHA384_FIXED_SIGNING).unwrap(),
+                    48,
+                ),
+            }
+        }
+
+        /// A fresh key (or the `which`-th shared RSA key) that can sign `alg`.
+        fn for_alg(alg: Algorithm, which: usize) -> Self {
+            match alg {
+                Algorithm::ES256 | Algorithm::ES384 => Signer::ec(alg),
+                Algorithm::EdDSA => Signer::Ed(Ed25519KeyPair::generate().unwrap()),
+                _ => Signer::Rsa(&rsa_keys()[which]),
+            }
+        }
+
+        fn jwk(&self, kid: &str, alg: Option<Algorithm>) -> Value {
+            let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+            let mut jwk = match self {
+                Signer::Rsa(key) => {
+                    let (n, e) = rsa_n_e(key);
+                    json!({"kty":"RSA","n":b64(&n),"e":b64(&e)})
+                }
+                Signer::Ec(key, len) => {
+                    let point = key.public_key().as_ref();
+                    let crv = if *len == 32 { "P-256" } else { "P-384" };
+                    json!({"kty":"EC","crv":crv,"x":b64(&point[1..=*len]),"y":b64(&point[1 + len..])})
+                }
+                Signer::Ed(key) => {
+                    json!({"kty":"OKP","crv":"Ed25519","x":b64(key.public_key().as_ref())})
+                }
+            };
+            jwk["kid"] = json!(kid);
+            jwk["use"] = json!("sig");
+            if let Some(alg) = alg {
+                jwk["alg"] = json!(format!("{alg:?}"));
+            }
+            jwk
+        }
+
+        fn sign(&self, alg: Algorithm, msg: &[u8]) -> Vec<u8> {
+            let rng = SystemRandom::new();
+            match self {
+                Signer::Rsa(key) => {
+                    let padding: &'static dyn lc::RsaEncoding = match alg {
+                        Algorithm::RS256 => &lc::RSA_PKCS1_SHA256,
+                        Algorithm::RS384 => &lc::RSA_PKCS1_SHA384,
+                        Algorithm::RS512 => &lc::RSA_PKCS1_SHA512,
+                        Algorithm::PS256 => &lc::RSA_PSS_SHA256,
+                        Algorithm::PS384 => &lc::RSA_PSS_SHA384,
+                        _ => &lc::RSA_PSS_SHA512,
+                    };
+                    let mut sig = vec![0; key.public_modulus_len()];
+                    key.sign(padding, &rng, msg, &mut sig).unwrap();
+                    sig
+                }
+                Signer::Ec(key, _) => key.sign(&rng, msg).unwrap().as_ref().to_vec(),
+                Signer::Ed(key) => key.sign(msg).as_ref().to_vec(),
+            }
+        }
+
+        /// A compact JWS over the base claims, signed with `alg` and naming `kid`.
+        fn token(&self, alg: Algorithm, kid: &str) -> String {
+            let header = json!({"alg": format!("{alg:?}"), "typ": "JWT", "kid": kid});
+            let message = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(base().to_string())
+            );
+            let sig = self.sign(alg, message.as_bytes());
+            format!("{message}.{}", URL_SAFE_NO_PAD.encode(sig))
+        }
+    }
+
+    fn verify(token: &str, key: &VerifyingKey) -> Result<VerifiedToken, TokenRefused> {
+        let header = TokenHeader::parse(token)?;
+        verify_with_key(token, &header, key, &expected(), NOW)
+    }
+
+    #[test]
+    fn r_jwt_01_every_allowed_algorithm_verifies_and_a_different_key_is_a_bad_signature() {
+        for alg in ALLOWED_ALGORITHMS {
+            let signer = Signer::for_alg(alg, 0);
+            let key = VerifyingKey::from_jwk(&signer.jwk("k1", Some(alg))).unwrap();
+            let token = signer.token(alg, "k1");
+            let verified = verify(&token, &key).unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+            assert_eq!((verified.alg, verified.exp), (alg, NOW + 600), "{alg:?}");
+            assert_eq!(verified.claims["iss"], json!("https://acme.auth0.com/"));
+
+            let impostor = Signer::for_alg(alg, 1).token(alg, "k1");
+            let err = verify(&impostor, &key).unwrap_err();
+            assert_eq!(err.reason, Refusal::BadSignature, "{alg:?}");
+            assert_eq!(
+                err.message,
+                "the signature does not verify with key \"k1\" of the identity provider"
+            );
+        }
+    }
+
+    #[test]
+    fn r_jwt_01_rsa_jwk_without_alg_verifies_rs256_and_ps384_with_one_key() {
+        let signer = Signer::for_alg(Algorithm::RS256, 0);
+        let key = VerifyingKey::from_jwk(&signer.jwk("k1", None)).unwrap();
+        for alg in [Algorithm::RS256, Algorithm::PS384, Algorithm::PS256] {
+            let verified = verify(&signer.token(alg, "k1"), &key).unwrap();
+            assert_eq!(verified.alg, alg);
+        }
+        // A PS256 signature presented as RS256 does not verify.
+        let ps = signer.token(Algorithm::PS256, "k1");
+        let (_, rest) = ps.split_once('.').unwrap();
+        let rs_header = URL_SAFE_NO_PAD.encode(json!({"alg":"RS256","kid":"k1"}).to_string());
+        let relabelled = format!("{rs_header}.{rest}");
+        assert_eq!(
+            verify(&relabelled, &key).unwrap_err().reason,
+            Refusal::BadSignature
+        );
+    }
+
+    #[test]
+    fn r_jwt_01_ps256_and_es384_keys_refuse_other_algorithms_before_the_signature() {
+        let rsa = Signer::for_alg(Algorithm::PS256, 0);
+        let key = VerifyingKey::from_jwk(&rsa.jwk("k1", Some(Algorithm::PS256))).unwrap();
+        assert!(verify(&rsa.token(Algorithm::PS256, "k1"), &key).is_ok());
+        let err = verify(&rsa.token(Algorithm::RS256, "k1"), &key).unwrap_err();
+        assert_eq!(err.reason, Refusal::AlgorithmNotAllowed);
+
+        let ec = Signer::ec(Algorithm::ES384);
+        let key = VerifyingKey::from_jwk(&ec.jwk("k2", None)).unwrap();
+        assert_eq!(key.kty, KeyType::EcP384);
+        assert!(verify(&ec.token(Algorithm::ES384, "k2"), &key).is_ok());
+        let p256 = Signer::ec(Algorithm::ES256).token(Algorithm::ES256, "k2");
+        assert_eq!(
+            verify(&p256, &key).unwrap_err().reason,
+            Refusal::AlgorithmNotAllowed
+        );
+    }
+
+    #[test]
+    fn r_jwt_01_signature_that_is_not_base64url_is_malformed_and_a_tampered_one_bad() {
+        let signer = Signer::for_alg(Algorithm::ES256, 0);
+        let key = VerifyingKey::from_jwk(&signer.jwk("k1", None)).unwrap();
+        let token = signer.token(Algorithm::ES256, "k1");
+        let (message, sig) = token.rsplit_once('.').unwrap();
+        let err = verify(&format!("{message}.!!{sig}"), &key).unwrap_err();
+        assert_eq!(err.reason, Refusal::Malformed);
+        assert_eq!(err.message, "the token signature is not base64url");
+        let err = verify(&format!("{message}."), &key).unwrap_err();
+        assert_eq!(err.reason, Refusal::BadSignature);
+        let mut bytes = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        bytes[10] ^= 1;
+        let tampered = format!("{message}.{}", URL_SAFE_NO_PAD.encode(bytes));
+        assert_eq!(
+            verify(&tampered, &key).unwrap_err().reason,
+            Refusal::BadSignature
+        );
+    }
+
+    #[test]
+    fn an_unusable_key_is_a_bad_signature_naming_the_key() {
+        // Parses as a JWK (as before) but is far below RSA-2048.
+        let jwk = json!({"kty":"RSA","kid":"tiny","alg":"RS256","n":"sXch","e":"AQAB"});
+        let key = VerifyingKey::from_jwk(&jwk).unwrap();
+        let token = Signer::for_alg(Algorithm::RS256, 0).token(Algorithm::RS256, "tiny");
+        let err = verify(&token, &key).unwrap_err();
+        assert_eq!(err.reason, Refusal::BadSignature);
+        assert!(err.message.contains("\"tiny\""), "{}", err.message);
+    }
+
+    /// Not a benchmark and asserts no timing: compares the per-call cost of the parsed key
+    /// with `jsonwebtoken::crypto::verify` on this machine. Run with
+    /// `cargo test -p alter-providers timing_ -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "prints timings only; run by hand"]
+    fn timing_parsed_key_against_jsonwebtoken_crypto_verify() {
+        use std::time::Instant;
+        const N: u32 = 2000;
+        let signer = Signer::for_alg(Algorithm::RS256, 0);
+        let jwk = signer.jwk("k1", Some(Algorithm::RS256));
+        let key = VerifyingKey::from_jwk(&jwk).unwrap();
+        let token = signer.token(Algorithm::RS256, "k1");
+        let (message, sig) = token.rsplit_once('.').unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+            jwk["n"].as_str().unwrap(),
+            jwk["e"].as_str().unwrap(),
+        )
+        .unwrap();
+        let start = Instant::now();
+        for _ in 0..N {
+            let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            key.verify_signature(Algorithm::RS256, message.as_bytes(), &sig)
+                .unwrap();
+        }
+        let parsed = start.elapsed() / N;
+        let start = Instant::now();
+        for _ in 0..N {
+            let ok =
+                jsonwebtoken::crypto::verify(sig, message.as_bytes(), &decoding, Algorithm::RS256)
+                    .unwrap();
+            assert!(ok);
+        }
+        let jwt = start.elapsed() / N;
+        eprintln!("RS256 signature check per call: parsed key {parsed:?}, jsonwebtoken {jwt:?}");
     }
 }
