@@ -7,7 +7,7 @@ mod error;
 pub use config::{Config, Settings};
 pub use error::Error;
 
-use alter_runtime::{CancellationToken, Service, ServiceHost, connect_bus, connect_store};
+use alter_runtime::{Service, ServiceHost, connect_bus, connect_store};
 
 /// The running service: listeners bound, dependencies connected.
 #[derive(Debug)]
@@ -22,18 +22,6 @@ impl Application {
         connect_store(&config.common.database, &host).await?;
         connect_bus(Self::NAME, &config.common.nats, &host).await?;
         Ok(Self { host })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.host.port()
-    }
-
-    pub fn admin_port(&self) -> u16 {
-        self.host.admin_port()
-    }
-
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.host.shutdown_token()
     }
 
     pub async fn run_until_stopped(self) -> Result<(), Error> {

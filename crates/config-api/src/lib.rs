@@ -15,7 +15,7 @@ pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
 
 use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
-use alter_runtime::{CancellationToken, Service, ServiceHost, connect_bus, connect_store};
+use alter_runtime::{Service, ServiceHost, connect_bus, connect_store};
 
 /// The running service: listeners bound, dependencies connected.
 #[derive(Debug)]
@@ -42,18 +42,6 @@ impl Application {
         let bus = connect_bus(Self::NAME, &config.common.nats, &host).await?;
         let api = AdminApi::new(store, bus, http, AdminAuth::new(hashes));
         Ok(Self { host, api })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.host.port()
-    }
-
-    pub fn admin_port(&self) -> u16 {
-        self.host.admin_port()
-    }
-
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.host.shutdown_token()
     }
 
     /// Serves `alter.admin.v1.AdminService` (marked SERVING in gRPC health) until stopped.

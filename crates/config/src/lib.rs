@@ -2,6 +2,7 @@
 //! `alter.toml` (or the file named by `ALTER_CONFIG`), then `ALTER_<SECTION>__<KEY>` environment
 //! variables, and validated as a whole before anything binds — every problem names its key.
 
+mod listen_only;
 mod load;
 mod sections;
 

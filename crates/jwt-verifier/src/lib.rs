@@ -24,7 +24,7 @@ use std::sync::Arc;
 use alter_bus::EventBus;
 use alter_proto::identity::v1::verifier_server::VerifierServer;
 use alter_providers::{JwksCache, JwksSettings};
-use alter_runtime::{CancellationToken, Service, ServiceHost, connect_bus, connect_store};
+use alter_runtime::{Service, ServiceHost, connect_bus, connect_store};
 use std::time::Duration;
 
 /// The running service: listeners bound, dependencies connected, invalidations followed.
@@ -77,18 +77,6 @@ impl Application {
             }
         }
         Ok(Self { host, verifier })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.host.port()
-    }
-
-    pub fn admin_port(&self) -> u16 {
-        self.host.admin_port()
-    }
-
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.host.shutdown_token()
     }
 
     /// The verifier behind the gRPC API, to call in-process (benchmarks, the all-in-one binary).

@@ -78,12 +78,27 @@ pub fn run_service<S: Service>() -> ExitCode {
     })
 }
 
-/// Implements [`Service`] for an application type that has the inherent methods `build`,
-/// `port`, `admin_port`, `shutdown_token` and `run_until_stopped`, and whose config keeps the
-/// shared sections in a `common` field — i.e. every Alter service.
+/// Gives an application type (a struct with a `host: ServiceHost` field and inherent
+/// `build(Config)` and `run_until_stopped()` methods) its `port()`, `admin_port()` and
+/// `shutdown_token()` accessors and implements [`Service`] for it — i.e. every Alter service.
 #[macro_export]
 macro_rules! impl_service {
     ($app:ty, $config:ty, $name:literal) => {
+        impl $app {
+            /// The main port (gRPC, or HTTP for webhook-ingest); known before serving starts.
+            pub fn port(&self) -> u16 {
+                self.host.port()
+            }
+            /// The admin port: `/healthz`, `/readyz`, `/metrics`.
+            pub fn admin_port(&self) -> u16 {
+                self.host.admin_port()
+            }
+            /// Cancel it to stop the service gracefully.
+            pub fn shutdown_token(&self) -> $crate::CancellationToken {
+                self.host.shutdown_token()
+            }
+        }
+
         impl $crate::Service for $app {
             type Config = $config;
             const NAME: &'static str = $name;
