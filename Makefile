@@ -44,7 +44,7 @@ build:
 	$(CARGO) build --locked -p alter
 
 run: services build
-	ALTER_CONFIG=$${ALTER_CONFIG:-deploy/alter.local.toml} ./target/debug/alter serve
+	@scripts/run.sh
 
 bench: services
 	@scripts/bench.sh
