@@ -40,6 +40,12 @@ pub enum BusError {
     #[error("receiving from {what} failed: {source}")]
     Receive { what: String, source: NatsError },
 
+    /// Core-NATS messages (cache invalidations) may have been lost: the server dropped
+    /// messages for a slow subscriber, or the connection was interrupted. A subscriber that
+    /// caches must resynchronise (drop everything) when it sees this.
+    #[error("cache invalidations may have been lost ({reason}); resynchronise")]
+    MessagesMayBeLost { reason: String },
+
     /// Acknowledging (ack, nak, term) a delivery failed; the server will redeliver it after
     /// the ack wait.
     #[error("acknowledging message {message_id} failed: {source}")]

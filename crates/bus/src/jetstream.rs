@@ -1,6 +1,8 @@
 //! The JetStream adapter: one NATS connection, the two streams created at start, durable
 //! pull consumers per service, and core-NATS invalidations.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use alter_core::{AppId, FieldError, LifecycleEvent};
@@ -78,6 +80,63 @@ pub struct Bus {
     jetstream: jetstream::Context,
     names: BusNames,
     config: BusConfig,
+    /// Bumped whenever core-NATS messages may have been lost (see [`gap_reason`]).
+    gaps: Arc<tokio::sync::watch::Sender<Gap>>,
+}
+
+/// How many times, and lately why, core-NATS messages may have been lost.
+#[derive(Clone, Debug, Default)]
+struct Gap {
+    count: u64,
+    reason: &'static str,
+}
+
+/// Whether a connection event means core-NATS messages may have been lost: the server dropped
+/// messages for a slow subscriber, or the connection went down (nothing is delivered to a
+/// disconnected subscriber) or came back after that (what was published meanwhile is gone).
+/// The first `Connected` of a client is not a gap.
+fn gap_reason(event: &async_nats::Event, was_disconnected: &AtomicBool) -> Option<&'static str> {
+    match event {
+        async_nats::Event::SlowConsumer(_) => {
+            Some("the server dropped messages for a slow subscriber")
+        }
+        async_nats::Event::Disconnected => {
+            was_disconnected.store(true, Ordering::Release);
+            Some("the connection to NATS was lost")
+        }
+        async_nats::Event::Connected if was_disconnected.swap(false, Ordering::AcqRel) => {
+            Some("the connection to NATS was re-established")
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod gap_tests {
+    use super::*;
+    use async_nats::Event;
+
+    #[test]
+    fn slow_consumer_and_reconnects_are_gaps_but_the_first_connect_is_not() {
+        let flag = AtomicBool::new(false);
+        assert_eq!(
+            gap_reason(&Event::Connected, &flag),
+            None,
+            "initial connect"
+        );
+        assert!(gap_reason(&Event::SlowConsumer(7), &flag).is_some());
+        assert!(gap_reason(&Event::Disconnected, &flag).is_some());
+        assert!(
+            gap_reason(&Event::Connected, &flag).is_some(),
+            "reconnect after a loss"
+        );
+        assert_eq!(
+            gap_reason(&Event::Connected, &flag),
+            None,
+            "no second gap for one loss"
+        );
+        assert_eq!(gap_reason(&Event::LameDuckMode, &flag), None);
+    }
 }
 
 impl Bus {
@@ -90,7 +149,22 @@ impl Bus {
                 "must not be longer than the stream's max age",
             )));
         }
-        let mut options = async_nats::ConnectOptions::new();
+        let gaps = Arc::new(tokio::sync::watch::Sender::new(Gap::default()));
+        let reporter = gaps.clone();
+        let was_disconnected = Arc::new(AtomicBool::new(false));
+        let mut options = async_nats::ConnectOptions::new().event_callback(move |event| {
+            let reporter = reporter.clone();
+            let was_disconnected = was_disconnected.clone();
+            async move {
+                if let Some(reason) = gap_reason(&event, &was_disconnected) {
+                    tracing::warn!(%event, "NATS messages may have been lost");
+                    reporter.send_modify(|gap| {
+                        gap.count += 1;
+                        gap.reason = reason;
+                    });
+                }
+            }
+        });
         if let Some(name) = &config.name {
             options = options.name(name);
         }
@@ -107,6 +181,7 @@ impl Bus {
             jetstream,
             names,
             config,
+            gaps,
         };
         bus.ensure_streams().await?;
         Ok(bus)
@@ -283,25 +358,39 @@ impl Bus {
             .await
             .map_err(|e| BusError::setup(format!("subscription {wildcard}"), e))?;
         let names = self.names.clone();
-        Ok(subscriber
-            .map(move |message| {
-                let subject = message.subject.to_string();
-                let notice = names
-                    .app_of_invalidation_subject(&subject)
-                    .and_then(|app_id| {
-                        decode_invalidation(&message.payload).map(|invalidation| {
-                            InvalidationNotice {
-                                app_id,
-                                invalidation,
-                            }
-                        })
-                    });
-                notice.map_err(|error| {
-                    tracing::warn!(subject, %error, "dropping malformed cache invalidation");
-                    BusError::Decode { subject, error }
-                })
+        // Gaps after this point surface as `MessagesMayBeLost` items in the same stream.
+        let mut gap_watch = self.gaps.subscribe();
+        gap_watch.mark_unchanged();
+        let gaps = futures::stream::unfold(gap_watch, |mut watch| async move {
+            watch.changed().await.ok()?;
+            let reason = watch.borrow_and_update().reason.to_owned();
+            Some((Err(BusError::MessagesMayBeLost { reason }), watch))
+        });
+        let messages = subscriber.map(move |message| {
+            let subject = message.subject.to_string();
+            let notice = names
+                .app_of_invalidation_subject(&subject)
+                .and_then(|app_id| {
+                    decode_invalidation(&message.payload).map(|invalidation| InvalidationNotice {
+                        app_id,
+                        invalidation,
+                    })
+                });
+            notice.map_err(|error| {
+                tracing::warn!(subject, %error, "dropping malformed cache invalidation");
+                BusError::Decode { subject, error }
             })
-            .boxed())
+        });
+        // Ends when the subscription ends (the gap side alone never ends it).
+        Ok(futures::stream::select(
+            messages
+                .map(Some)
+                .chain(futures::stream::once(async { None })),
+            gaps.map(Some),
+        )
+        .take_while(|item| futures::future::ready(item.is_some()))
+        .filter_map(futures::future::ready)
+        .boxed())
     }
 
     async fn send_lifecycle(

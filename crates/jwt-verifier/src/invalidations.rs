@@ -1,6 +1,7 @@
 //! Follows `alter.invalidate.*` so a revocation, suspension or deprovisioning is visible to
 //! the very next verify (R-JWT-10). Missed messages cannot be detected one by one, so any
-//! trouble with the subscription drops every cache and bypasses them until it is back.
+//! trouble with the subscription — an unreadable message, a gap the bus reports (slow
+//! subscriber, reconnect) — drops every cache, and caches are bypassed while it is down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +32,9 @@ pub(crate) async fn follow(
                     item = stream.next() => match item {
                         Some(Ok(notice)) => verifier.invalidate(&notice),
                         Some(Err(error)) => {
-                            // A message we cannot read might have named any app: resync.
-                            tracing::warn!(%error, "unreadable cache invalidation; dropping every cache");
+                            // An unreadable message might have named any app, and a reported gap
+                            // (slow subscriber, reconnect) may have swallowed any: resync.
+                            tracing::warn!(%error, "cache invalidations may be incomplete; dropping every cache");
                             verifier.invalidate_everything();
                         }
                         None => break,

@@ -59,3 +59,43 @@ async fn malformed_invalidation_is_surfaced_and_the_stream_continues() {
     );
     bus.cleanup().await.unwrap();
 }
+
+/// A subscriber that falls behind loses core-NATS messages; the stream must say so, so the
+/// verifier resynchronises instead of serving answers an invalidation it never saw would have
+/// dropped (R-JWT-10).
+#[tokio::test]
+async fn r_jwt_10_a_slow_subscriber_is_told_that_invalidations_may_have_been_lost() {
+    use futures::StreamExt;
+    let bus = TestBus::new().await;
+    let mut stream = bus.subscribe_invalidations().await.unwrap();
+    let app = AppId::new();
+    let subject = bus.names().invalidation_subject(app);
+    let payload = bytes::Bytes::from_static(br#"{"scope":"all"}"#);
+    // More than the client buffers for one subscription (65,536) while nobody reads.
+    for _ in 0..100_000 {
+        bus.client()
+            .publish(subject.clone(), payload.clone())
+            .await
+            .unwrap();
+    }
+    bus.client().flush().await.unwrap();
+
+    let mut delivered = 0usize;
+    let lost = loop {
+        let item = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("the stream keeps yielding")
+            .expect("the stream does not end");
+        match item {
+            Ok(_) => delivered += 1,
+            Err(alter_bus::BusError::MessagesMayBeLost { reason }) => break reason,
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+        assert!(
+            delivered <= 100_000,
+            "all messages delivered and no loss reported"
+        );
+    };
+    assert!(lost.contains("slow subscriber"), "{lost}");
+    bus.cleanup().await.unwrap();
+}
