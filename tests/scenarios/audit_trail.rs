@@ -1,0 +1,121 @@
+//! The provisioning audit trail end to end: a user provisioned just in time by jwt-verifier
+//! is published to `ALTER_AUDIT`, written by audit-writer and readable through the admin API
+//! (R-JWT-06, R-AUD-01, R-AUD-03).
+
+use alter_idp_sim::{IdpSim, TenantKind, TenantOptions, TokenSpec};
+use alter_proto::admin::v1 as admin;
+use alter_proto::identity::v1::VerifyRequest;
+use alter_testkit::{TestEnv, spawn};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const ADMIN_TOKEN: &str = "alt_adm_e2e-audit-token";
+const AUDIENCE: &str = "api://audit";
+
+#[tokio::test]
+async fn r_jwt_06_r_aud_01_jit_provisioned_user_appears_in_the_audit_trail_with_source_jwt() {
+    let env = TestEnv::new().await;
+    let config_api = spawn::<alter_config_api::Application>(
+        alter_config_api::Config::for_tests(env.common()).with_admin_token(ADMIN_TOKEN),
+    )
+    .await;
+    let verifier = spawn::<alter_jwt_verifier::Application>(alter_jwt_verifier::Config::for_tests(
+        env.common(),
+    ))
+    .await;
+    let writer = spawn::<alter_audit_writer::Application>(alter_audit_writer::Config::for_tests(
+        env.common(),
+    ))
+    .await;
+    let mut admin_api = alter_config_api::connect_admin(&config_api.url(), Some(ADMIN_TOKEN))
+        .await
+        .unwrap();
+    let sim = IdpSim::start().await.unwrap();
+
+    let issuer = sim
+        .create_tenant("audited", TenantKind::Clerk, TenantOptions::default())
+        .unwrap()
+        .issuer;
+    let app = admin_api
+        .create_app(admin::CreateAppRequest {
+            name: "audited".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    admin_api
+        .create_idp(admin::CreateIdpRequest {
+            app_id: app.clone(),
+            issuer,
+            kind: admin::IdpKind::Clerk as i32,
+            audience: AUDIENCE.into(),
+            jwks_uri: String::new(),
+            claim_mappings: Some(admin::ClaimMappings {
+                user_id_claim: "sub".into(),
+                email_claim: "email".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+
+    // First sign-in of a new user: provisioned just in time.
+    let token = sim
+        .mint(
+            "audited",
+            &TokenSpec::new("user_audit", json!(AUDIENCE))
+                .claim("email", json!("user_audit@example.com")),
+        )
+        .unwrap();
+    let answer = alter_jwt_verifier::connect(verifier.url())
+        .await
+        .unwrap()
+        .verify(VerifyRequest {
+            app_id: app.clone(),
+            token,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let user_id = answer.user.unwrap().id;
+
+    // The record travels verifier → NATS → audit-writer → Postgres; bound how long it may take.
+    let query = admin::ListAuditEventsRequest {
+        app_id: app.clone(),
+        user_id: user_id.clone(),
+        kind: "user_provisioned".into(),
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let events = loop {
+        let events = admin_api
+            .list_audit_events(query.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        if !events.is_empty() {
+            break events;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "user_provisioned for {user_id} not in the audit trail after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.kind, "user_provisioned");
+    assert_eq!(event.source, "jwt");
+    assert_eq!(event.user_id, user_id);
+    assert_eq!(event.app_id, app);
+    assert!(!event.event_id.is_empty());
+    let detail: serde_json::Value = serde_json::from_str(&event.detail_json).unwrap();
+    assert_eq!(detail["event_id"], json!(event.event_id));
+
+    writer.stop().await.unwrap();
+    verifier.stop().await.unwrap();
+    config_api.stop().await.unwrap();
+    env.cleanup().await;
+}
