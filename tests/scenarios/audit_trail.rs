@@ -13,7 +13,7 @@ const ADMIN_TOKEN: &str = "alt_adm_e2e-audit-token";
 const AUDIENCE: &str = "api://audit";
 
 #[tokio::test]
-async fn r_jwt_06_r_aud_01_jit_provisioned_user_appears_in_the_audit_trail_with_source_jwt() {
+async fn r_jwt_06_r_aud_01_r_rev_06_provisioning_and_admin_revocation_appear_in_the_audit_trail() {
     let env = TestEnv::new().await;
     let config_api = spawn::<alter_config_api::Application>(
         alter_config_api::Config::for_tests(env.common()).with_admin_token(ADMIN_TOKEN),
@@ -113,6 +113,87 @@ async fn r_jwt_06_r_aud_01_jit_provisioned_user_appears_in_the_audit_trail_with_
     assert!(!event.event_id.is_empty());
     let detail: serde_json::Value = serde_json::from_str(&event.detail_json).unwrap();
     assert_eq!(detail["event_id"], json!(event.event_id));
+
+    // R-REV-06: an admin revocation lands in the trail with its cause, once — even when the
+    // (idempotent) call is repeated.
+    let grant = admin_api
+        .create_grant(admin::CreateGrantRequest {
+            app_id: app.clone(),
+            credential_ref: "cred-audited".into(),
+            principal_kind: alter_proto::identity::v1::PrincipalKind::User as i32,
+            principal_id: user_id.clone(),
+            expires_at: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for _ in 0..2 {
+        admin_api
+            .revoke_grant(admin::RevokeGrantRequest {
+                app_id: app.clone(),
+                grant_id: grant.id.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    // A marker published after the retry: once it is in the trail, so is anything the retry
+    // could have added (the writer takes the stream in order).
+    let marker = sim
+        .mint("audited", &TokenSpec::new("user_marker", json!(AUDIENCE)))
+        .unwrap();
+    let marker_user = alter_jwt_verifier::connect(verifier.url())
+        .await
+        .unwrap()
+        .verify(VerifyRequest {
+            app_id: app.clone(),
+            token: marker,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+        .id;
+    let marker_query = admin::ListAuditEventsRequest {
+        app_id: app.clone(),
+        user_id: marker_user,
+        kind: "user_provisioned".into(),
+        ..Default::default()
+    };
+    let start = Instant::now();
+    while admin_api
+        .list_audit_events(marker_query.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .is_empty()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "marker not in the audit trail after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let events = admin_api
+        .list_audit_events(admin::ListAuditEventsRequest {
+            app_id: app.clone(),
+            kind: "grant_revoked".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].source, "admin");
+    assert_eq!(events[0].user_id, user_id);
+    let detail: serde_json::Value = serde_json::from_str(&events[0].detail_json).unwrap();
+    assert_eq!(
+        detail["kind"]["grant_revoked"]["grant_id"],
+        json!(grant.id),
+        "{detail}"
+    );
 
     writer.stop().await.unwrap();
     verifier.stop().await.unwrap();

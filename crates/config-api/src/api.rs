@@ -5,11 +5,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use alter_bus::{Bus, Invalidation};
+use alter_bus::{AuditKind, AuditRecord, Bus, Invalidation};
 use alter_core::{
-    AppId, Audience, EventSource, FieldError, GrantId, GroupId, IdpKind, Issuer, Principal, UserId,
-    check_claim_mappings_change, group_grant_eligibility, groups_back_grants, recognise,
-    suggested_claim_mappings, validate_idp_kind,
+    AppId, Audience, EventId, EventSource, FieldError, GrantId, GroupId, IdpKind, Issuer,
+    Principal, UserId, check_claim_mappings_change, group_grant_eligibility, groups_back_grants,
+    recognise, suggested_claim_mappings, validate_idp_kind,
 };
 use alter_proto::admin::v1 as pb;
 use alter_proto::admin::v1::admin_service_server::AdminService;
@@ -332,6 +332,23 @@ impl AdminApi {
             Err(alter_store::StoreError::NotFound { .. }) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
+        // R-REV-06 / R-AUD-01: the revocation and its cause go to the audit trail. The record's
+        // ID is the grant's, so a retried call (revocation is idempotent) records it once.
+        let record = AuditRecord {
+            event_id: EventId::from_uuid(grant.id.as_uuid()),
+            app_id: app,
+            source: EventSource::Admin,
+            occurred_at: grant.revoked_at.unwrap_or_else(Utc::now),
+            kind: AuditKind::GrantRevoked {
+                grant_id: grant.id,
+                principal: grant.principal,
+                caused_by: None,
+            },
+        };
+        self.bus
+            .publish_audit(&record)
+            .await
+            .map_err(Error::Audit)?;
         self.invalidate(app, invalidation_for(grant.principal))
             .await?;
         Ok(grant_to_pb(&grant))

@@ -41,6 +41,8 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("cache invalidation could not be published: {0}")]
     Bus(#[from] alter_bus::BusError),
+    #[error("the audit record could not be queued: {0}")]
+    Audit(alter_bus::BusError),
 }
 
 impl Error {
@@ -59,7 +61,7 @@ impl Error {
             Error::Store(StoreError::AlreadyExists { .. }) => Code::AlreadyExists,
             Error::Store(StoreError::Conflict { .. }) => Code::FailedPrecondition,
             Error::Store(StoreError::Invalid(_)) => Code::InvalidArgument,
-            Error::Store(_) | Error::Bus(_) => Code::Unavailable,
+            Error::Store(_) | Error::Bus(_) | Error::Audit(_) => Code::Unavailable,
             Error::Host(_) | Error::Connect(_) | Error::Config(_) | Error::HttpClient(_) => {
                 Code::Internal
             }
@@ -77,6 +79,10 @@ impl From<Error> for Status {
             ) => {
                 tracing::error!(error = %error, "admin call failed on the database");
                 "the database could not answer; try again, and check config-api's log if it persists".to_owned()
+            }
+            Error::Audit(_) => {
+                tracing::error!(error = %error, "admin call could not queue its audit record");
+                "the change was saved but its audit record could not be queued; retry the call (it is idempotent)".to_owned()
             }
             Error::Bus(_) => {
                 tracing::error!(error = %error, "admin call could not publish an invalidation");
