@@ -30,6 +30,7 @@ use tonic::transport::Channel;
 const AUDIENCE: &str = "api://bench";
 const CONCURRENCY: usize = 64;
 const CHANNELS: usize = 4;
+const LATENCY_RUNS: usize = 3;
 
 /// Where the driver and the server run. `pinned` (the default): the verifier gets core 1 to
 /// itself with one runtime worker — one replica on one dedicated vCPU, as deployed — and the
@@ -153,33 +154,45 @@ async fn run() -> anyhow::Result<()> {
     .await?;
 
     // ---- 4. latency at half of peak (warm tokens; and fresh cold tokens) ---------------------
-    let warm_lat = open_loop(
-        &server,
-        &channels,
-        &app_id,
-        Arc::new(warm_tokens.clone()),
-        warm.rate / 2.0,
-        Duration::from_secs(4),
-    )
-    .await?;
-    let mut fresh = Vec::new();
+    // Three runs each: tail latency on a shared two-core machine varies from run to run, so
+    // every run is printed and the median p99 is held against the target.
+    let mut warm_lat = Vec::new();
+    for _ in 0..LATENCY_RUNS {
+        warm_lat.push(
+            open_loop(
+                &server,
+                &channels,
+                &app_id,
+                Arc::new(warm_tokens.clone()),
+                warm.rate / 2.0,
+                Duration::from_secs(3),
+            )
+            .await?,
+        );
+    }
     let cold_rate = cold.rate / 2.0;
-    let fresh_n = (cold_rate * 3.0) as usize + 1;
-    for i in 0..fresh_n {
+    let per_run = (cold_rate * 2.0) as usize + 1;
+    let mut fresh = Vec::new();
+    for i in 0..per_run * LATENCY_RUNS {
         fresh.push(sim.mint(
             "bench",
             &twelve_claims(&info.issuer, &format!("user-{}", i % users), cold_n + i),
         )?);
     }
-    let cold_lat = open_loop(
-        &server,
-        &channels,
-        &app_id,
-        Arc::new(fresh),
-        cold_rate,
-        Duration::from_secs(3),
-    )
-    .await?;
+    let mut cold_lat = Vec::new();
+    for chunk in fresh.chunks(per_run) {
+        cold_lat.push(
+            open_loop(
+                &server,
+                &channels,
+                &app_id,
+                Arc::new(chunk.to_vec()),
+                cold_rate,
+                Duration::from_secs(2),
+            )
+            .await?,
+        );
+    }
 
     server.stop();
     db.cleanup().await?;
@@ -209,18 +222,22 @@ async fn run() -> anyhow::Result<()> {
         "Verify RPC warm (repeated)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls)",
         warm.rate, warm.server_us, warm.calls
     );
-    println!(
-        "latency at half of warm peak ({:>6.0}/s)   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls; server-side p99 <= {} ms)",
-        warm.rate / 2.0,
-        warm_lat.p50_ms,
-        warm_lat.p99_ms,
-        warm_lat.calls,
-        warm_lat.server_p99_ms
-    );
-    println!(
-        "latency at half of cold peak ({:>6.0}/s)   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls; server-side p99 <= {} ms)",
-        cold_rate, cold_lat.p50_ms, cold_lat.p99_ms, cold_lat.calls, cold_lat.server_p99_ms
-    );
+    for (label, rate, runs) in [
+        ("warm", warm.rate / 2.0, &warm_lat),
+        ("cold", cold_rate, &cold_lat),
+    ] {
+        for (i, run) in runs.iter().enumerate() {
+            println!(
+                "latency at half of {label} peak ({rate:>6.0}/s) run {}   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls; server-side p99 <= {} ms)",
+                i + 1,
+                run.p50_ms,
+                run.p99_ms,
+                run.calls,
+                run.server_p99_ms
+            );
+        }
+    }
+    let (warm_p99, cold_p99) = (median_p99(&warm_lat), median_p99(&cold_lat));
     println!();
     println!("targets:");
     println!(
@@ -234,10 +251,10 @@ async fn run() -> anyhow::Result<()> {
         verdict(warm.server_us <= 15.0)
     );
     println!(
-        "  p99 at half of peak: warm {:.3} ms, cold {:.3} ms  (target <= 2 ms)  {}",
-        warm_lat.p99_ms,
-        cold_lat.p99_ms,
-        verdict(warm_lat.p99_ms <= 2.0 && cold_lat.p99_ms <= 2.0)
+        "  p99 at half of peak (median of {LATENCY_RUNS} runs): warm {:.3} ms, cold {:.3} ms  (target <= 2 ms)  {}",
+        warm_p99,
+        cold_p99,
+        verdict(warm_p99 <= 2.0 && cold_p99 <= 2.0)
     );
     Ok(())
 }
@@ -360,6 +377,12 @@ async fn closed_loop(
         server_us: cpu * 1e6 / calls as f64,
         calls,
     })
+}
+
+fn median_p99(runs: &[Latency]) -> f64 {
+    let mut p99: Vec<f64> = runs.iter().map(|r| r.p99_ms).collect();
+    p99.sort_by(f64::total_cmp);
+    p99[p99.len() / 2]
 }
 
 struct Latency {
