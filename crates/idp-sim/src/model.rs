@@ -295,6 +295,8 @@ pub(crate) struct Tenant {
     pub(crate) groups: Vec<Group>,
     pub(crate) group_index: HashMap<String, usize>,
     pub(crate) memberships: Vec<Membership>,
+    /// (group ID, user ID) of every membership: the duplicate check stays O(1) at 100k users.
+    membership_keys: HashSet<(String, String)>,
     pub(crate) seq: u64,
     pub(crate) auth0_clients: HashMap<String, Auth0Client>,
     pub(crate) clerk_secret_keys: HashSet<String>,
@@ -324,6 +326,7 @@ impl Tenant {
             groups: Vec::new(),
             group_index: HashMap::new(),
             memberships: Vec::new(),
+            membership_keys: HashSet::new(),
             seq: 0,
             auth0_clients: HashMap::new(),
             clerk_secret_keys: HashSet::new(),
@@ -411,6 +414,7 @@ impl Tenant {
         self.user_idx(id)?;
         self.users.retain(|u| u.id != id);
         self.memberships.retain(|m| m.user_id != id);
+        self.membership_keys.retain(|(_, user)| user != id);
         self.user_index = self
             .users
             .iter()
@@ -471,10 +475,13 @@ impl Tenant {
         if self.group(group_id).is_none() {
             return Err(self.not_found("group", group_id));
         }
-        if let Some(m) = self
-            .memberships
-            .iter()
-            .find(|m| m.group_id == group_id && m.user_id == user_id)
+        if self
+            .membership_keys
+            .contains(&(group_id.to_string(), user_id.to_string()))
+            && let Some(m) = self
+                .memberships
+                .iter()
+                .find(|m| m.group_id == group_id && m.user_id == user_id)
         {
             return Ok(m.clone());
         }
@@ -486,6 +493,8 @@ impl Tenant {
             role: role.unwrap_or_else(|| "org:member".to_string()),
             created_ms: now_ms,
         };
+        self.membership_keys
+            .insert((group_id.to_string(), user_id.to_string()));
         self.memberships.push(m.clone());
         if let Some(g) = self
             .group_index
@@ -507,6 +516,8 @@ impl Tenant {
             .iter()
             .position(|m| m.group_id == group_id && m.user_id == user_id)
             .ok_or_else(|| self.not_found("membership", &format!("{group_id}/{user_id}")))?;
+        self.membership_keys
+            .remove(&(group_id.to_string(), user_id.to_string()));
         Ok(self.memberships.remove(pos))
     }
 

@@ -478,3 +478,61 @@ async fn okta_and_auth0_429_headers_and_reset() {
     }
     assert_eq!(r.json::<Value>().await.unwrap()["errorCode"], "E0000047");
 }
+
+/// A large directory (the size the product's sync must handle) is generated at once, and its
+/// memberships stay exact: every group gets its share, a repeated add is the same membership,
+/// and a removal is seen by the API.
+#[tokio::test]
+async fn a_50k_user_directory_has_exact_memberships_through_the_clerk_api() {
+    let (sim, info) = sim_with("bigdir", TenantKind::Clerk).await;
+    let key = sim.register_clerk_secret_key("bigdir").unwrap();
+    let (users, groups) = sim
+        .generate(
+            "bigdir",
+            GenerateSpec {
+                users: 50_000,
+                groups: 500,
+                memberships_per_user: 2,
+            },
+        )
+        .unwrap();
+    assert_eq!((users, groups), (50_000, 500));
+    let members = |org: String| {
+        let url = format!(
+            "{}/v1/organizations/{org}/memberships?limit=1",
+            info.base_url
+        );
+        let key = key.clone();
+        async move {
+            let body: Value = client()
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["total_count"].as_u64().unwrap()
+        }
+    };
+    let all = sim.groups("bigdir").unwrap();
+    // 50,000 users × 2 memberships over 500 groups, assigned round robin: 200 each.
+    for g in [&all[0], &all[250], &all[499]] {
+        assert_eq!(members(g.id.clone()).await, 200, "group {}", g.id);
+    }
+    let user = sim.users("bigdir").unwrap()[0].id.clone();
+    let group = all[0].id.clone();
+    let first = sim.add_membership("bigdir", &group, &user, None).unwrap();
+    let again = sim.add_membership("bigdir", &group, &user, None).unwrap();
+    assert_eq!(first.id, again.id, "a repeated add is the same membership");
+    assert_eq!(members(group.clone()).await, 200);
+    sim.remove_membership("bigdir", &group, &user).unwrap();
+    assert_eq!(members(group.clone()).await, 199);
+    let readded = sim.add_membership("bigdir", &group, &user, None).unwrap();
+    assert_ne!(
+        readded.id, first.id,
+        "a membership added after removal is new"
+    );
+    assert_eq!(members(group).await, 200);
+}
