@@ -312,6 +312,31 @@ enum Output {
     },
 }
 
+impl Output {
+    /// A page of `items` as a table, and as `{"<key>": [...], "next_page_token": …}` for --json.
+    fn page<T>(
+        key: &str,
+        items: &[T],
+        to_json: fn(&T) -> Value,
+        headers: Vec<&'static str>,
+        row: impl Fn(&T) -> Vec<String>,
+        next: String,
+    ) -> Self {
+        let mut json = serde_json::Map::new();
+        json.insert(
+            key.to_owned(),
+            Value::Array(items.iter().map(to_json).collect()),
+        );
+        json.insert("next_page_token".to_owned(), json!(next));
+        Output::Table {
+            json: Value::Object(json),
+            headers,
+            rows: items.iter().map(row).collect(),
+            next,
+        }
+    }
+}
+
 async fn execute(connection: &Connection, command: AdminCommand) -> Result<Output, String> {
     let mut c = connect(connection).await?;
     Ok(match command {
@@ -330,16 +355,14 @@ async fn execute(connection: &Connection, command: AdminCommand) -> Result<Outpu
                 .await
                 .map_err(server)?
                 .into_inner();
-            Output::Table {
-                json: json!({ "apps": r.apps.iter().map(app_json).collect::<Vec<_>>(), "next_page_token": r.next_page_token }),
-                headers: vec!["ID", "NAME", "CREATED"],
-                rows: r
-                    .apps
-                    .iter()
-                    .map(|a| vec![a.id.clone(), a.name.clone(), a.created_at.clone()])
-                    .collect(),
-                next: r.next_page_token,
-            }
+            Output::page(
+                "apps",
+                &r.apps,
+                app_json,
+                vec!["ID", "NAME", "CREATED"],
+                |a| vec![a.id.clone(), a.name.clone(), a.created_at.clone()],
+                r.next_page_token,
+            )
         }
         AdminCommand::Idp(cmd) => idp(&mut c, cmd).await?,
         AdminCommand::Grants(cmd) => grants(&mut c, cmd).await?,
@@ -353,24 +376,22 @@ async fn execute(connection: &Connection, command: AdminCommand) -> Result<Outpu
                 .await
                 .map_err(server)?
                 .into_inner();
-            Output::Table {
-                json: json!({ "users": r.users.iter().map(user_json).collect::<Vec<_>>(), "next_page_token": r.next_page_token }),
-                headers: vec!["ID", "EXTERNAL ID", "EMAIL", "NAME", "STATUS"],
-                rows: r
-                    .users
-                    .iter()
-                    .map(|u| {
-                        vec![
-                            u.id.clone(),
-                            u.external_id.clone(),
-                            u.email.clone(),
-                            u.display_name.clone(),
-                            status(u.status()),
-                        ]
-                    })
-                    .collect(),
-                next: r.next_page_token,
-            }
+            Output::page(
+                "users",
+                &r.users,
+                user_json,
+                vec!["ID", "EXTERNAL ID", "EMAIL", "NAME", "STATUS"],
+                |u| {
+                    vec![
+                        u.id.clone(),
+                        u.external_id.clone(),
+                        u.email.clone(),
+                        u.display_name.clone(),
+                        status(u.status()),
+                    ]
+                },
+                r.next_page_token,
+            )
         }
         AdminCommand::Users(UsersCommand::Show { app, user_id }) => {
             let r = c
@@ -423,16 +444,14 @@ async fn execute(connection: &Connection, command: AdminCommand) -> Result<Outpu
                 .await
                 .map_err(server)?
                 .into_inner();
-            Output::Table {
-                json: json!({ "groups": r.groups.iter().map(group_json).collect::<Vec<_>>(), "next_page_token": r.next_page_token }),
-                headers: vec!["ID", "EXTERNAL ID", "NAME"],
-                rows: r
-                    .groups
-                    .iter()
-                    .map(|g| vec![g.id.clone(), g.external_id.clone(), g.name.clone()])
-                    .collect(),
-                next: r.next_page_token,
-            }
+            Output::page(
+                "groups",
+                &r.groups,
+                group_json,
+                vec!["ID", "EXTERNAL ID", "NAME"],
+                |g| vec![g.id.clone(), g.external_id.clone(), g.name.clone()],
+                r.next_page_token,
+            )
         }
     })
 }
