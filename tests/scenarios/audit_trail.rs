@@ -39,6 +39,7 @@ async fn r_jwt_06_r_aud_01_r_rev_06_provisioning_and_admin_revocation_appear_in_
     let app = admin_api
         .create_app(admin::CreateAppRequest {
             name: "audited".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -56,6 +57,7 @@ async fn r_jwt_06_r_aud_01_r_rev_06_provisioning_and_admin_revocation_appear_in_
                 email_claim: "email".into(),
                 ..Default::default()
             }),
+            request_id: String::new(),
         })
         .await
         .unwrap();
@@ -123,6 +125,7 @@ async fn r_jwt_06_r_aud_01_r_rev_06_provisioning_and_admin_revocation_appear_in_
             principal_kind: alter_proto::identity::v1::PrincipalKind::User as i32,
             principal_id: user_id.clone(),
             expires_at: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -56,7 +56,10 @@ impl Stack {
             .issuer;
         let app = self
             .admin
-            .create_app(admin::CreateAppRequest { name: name.into() })
+            .create_app(admin::CreateAppRequest {
+                name: name.into(),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -73,6 +76,7 @@ impl Stack {
                     email_claim: "email".into(),
                     ..Default::default()
                 }),
+                request_id: String::new(),
             })
             .await
             .unwrap();
@@ -190,6 +194,7 @@ async fn r_jwt_10_r_cfg_08_admin_configures_verifier_resolves_and_revocation_rea
         principal_kind: kind as i32,
         principal_id: principal.into(),
         expires_at: String::new(),
+        ..Default::default()
     };
     let user_grant = stack
         .admin

@@ -199,6 +199,10 @@ pub enum GrantsCommand {
         /// RFC 3339 expiry, e.g. 2030-01-31T00:00:00Z.
         #[arg(long)]
         expires_at: Option<String>,
+        /// Makes the call safe to retry: a second call with the same ID returns the grant the
+        /// first one created instead of creating another (e.g. `--request-id "$(uuidgen)"`).
+        #[arg(long)]
+        request_id: Option<String>,
     },
     /// List grants (active ones unless --all).
     List {
@@ -341,10 +345,13 @@ async fn execute(connection: &Connection, command: AdminCommand) -> Result<Outpu
     let mut c = connect(connection).await?;
     Ok(match command {
         AdminCommand::Apps(AppsCommand::Create { name }) => app_record(
-            &c.create_app(pb::CreateAppRequest { name })
-                .await
-                .map_err(server)?
-                .into_inner(),
+            &c.create_app(pb::CreateAppRequest {
+                name,
+                request_id: String::new(),
+            })
+            .await
+            .map_err(server)?
+            .into_inner(),
         ),
         AdminCommand::Apps(AppsCommand::List(page)) => {
             let r = c
@@ -509,6 +516,7 @@ async fn idp(c: &mut Client, cmd: IdpCommand) -> Result<Output, String> {
                     audience,
                     jwks_uri: jwks_uri.unwrap_or_default(),
                     claim_mappings,
+                    request_id: String::new(),
                 })
                 .await
                 .map_err(server)?
@@ -566,6 +574,7 @@ async fn grants(c: &mut Client, cmd: GrantsCommand) -> Result<Output, String> {
             group,
             system: _,
             expires_at,
+            request_id,
         } => {
             let (kind, principal_id) = match (user, group) {
                 (Some(user), _) => (id::PrincipalKind::User, user),
@@ -579,6 +588,7 @@ async fn grants(c: &mut Client, cmd: GrantsCommand) -> Result<Output, String> {
                     principal_kind: kind.into(),
                     principal_id,
                     expires_at: expires_at.unwrap_or_default(),
+                    request_id: request_id.unwrap_or_default(),
                 })
                 .await
                 .map_err(server)?

@@ -1,7 +1,7 @@
 //! `alter serve`: several services in one process, each on its own configured ports, all
 //! stopped together on SIGTERM/Ctrl-C.
 
-use alter_runtime::{CancellationToken, Service};
+use alter_runtime::{CancellationToken, Deps, Service};
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -27,12 +27,83 @@ impl ServiceName {
 
 type Running = tokio::task::JoinHandle<Result<(), alter_runtime::BoxError>>;
 
-async fn start<S: Service>(root: &CancellationToken) -> anyhow::Result<Running> {
-    let config: S::Config =
-        alter_config::load().map_err(|e| anyhow::anyhow!("{}: {e}", S::NAME))?;
-    let service = S::build(config)
-        .await
-        .map_err(|e| anyhow::anyhow!("{} failed to start: {e}", S::NAME))?;
+/// One service's configuration, loaded and validated before anything binds.
+enum Loaded {
+    ConfigApi(alter_config_api::Config),
+    JwtVerifier(alter_jwt_verifier::Config),
+    DirectorySync(alter_directory_sync::Config),
+    WebhookIngest(alter_webhook_ingest::Config),
+    GrantRevoker(alter_grant_revoker::Config),
+    AuditWriter(alter_audit_writer::Config),
+}
+
+fn load<S: Service>() -> Result<S::Config, String> {
+    alter_config::load::<S::Config>().map_err(|e| format!("{}: {e}", S::NAME))
+}
+
+impl Loaded {
+    fn load(name: ServiceName) -> Result<Self, String> {
+        use alter_audit_writer as aw;
+        Ok(match name {
+            ServiceName::ConfigApi => Self::ConfigApi(load::<alter_config_api::Application>()?),
+            ServiceName::JwtVerifier => {
+                Self::JwtVerifier(load::<alter_jwt_verifier::Application>()?)
+            }
+            ServiceName::DirectorySync => {
+                Self::DirectorySync(load::<alter_directory_sync::Application>()?)
+            }
+            ServiceName::WebhookIngest => {
+                Self::WebhookIngest(load::<alter_webhook_ingest::Application>()?)
+            }
+            ServiceName::GrantRevoker => {
+                Self::GrantRevoker(load::<alter_grant_revoker::Application>()?)
+            }
+            ServiceName::AuditWriter => Self::AuditWriter(load::<aw::Application>()?),
+        })
+    }
+
+    /// The shared sections (database, NATS, telemetry): the same file and environment feed
+    /// every service, so any one's copy serves for the process.
+    fn common(&self) -> &alter_config::CommonSettings {
+        match self {
+            Self::ConfigApi(c) => &c.common,
+            Self::JwtVerifier(c) => &c.common,
+            Self::DirectorySync(c) => &c.common,
+            Self::WebhookIngest(c) => &c.common,
+            Self::GrantRevoker(c) => &c.common,
+            Self::AuditWriter(c) => &c.common,
+        }
+    }
+
+    async fn start(self, deps: &Deps, root: &CancellationToken) -> anyhow::Result<Running> {
+        let deps = deps.clone();
+        match self {
+            Self::ConfigApi(c) => start::<alter_config_api::Application>(c, deps, root).await,
+            Self::JwtVerifier(c) => start::<alter_jwt_verifier::Application>(c, deps, root).await,
+            Self::DirectorySync(c) => {
+                start::<alter_directory_sync::Application>(c, deps, root).await
+            }
+            Self::WebhookIngest(c) => {
+                start::<alter_webhook_ingest::Application>(c, deps, root).await
+            }
+            Self::GrantRevoker(c) => start::<alter_grant_revoker::Application>(c, deps, root).await,
+            Self::AuditWriter(c) => start::<alter_audit_writer::Application>(c, deps, root).await,
+        }
+    }
+}
+
+async fn start<S: Service>(
+    config: S::Config,
+    deps: Deps,
+    root: &CancellationToken,
+) -> anyhow::Result<Running> {
+    let service = S::build_with(config, deps).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{} failed to start: {}",
+            S::NAME,
+            alter_runtime::error_chain(e.as_ref())
+        )
+    })?;
     println!(
         "{:<15} listening on :{:<5}  admin :{}",
         S::NAME,
@@ -63,14 +134,27 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let common: alter_config::CommonSettings =
-            match alter_config::load::<alter_config_api::Config>() {
-                Ok(c) => c.common,
-                Err(e) => {
-                    eprintln!("alter serve: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+        // Every service's configuration is loaded and validated before anything binds, so
+        // a mistake in one is reported with all the others' and nothing is left half-started.
+        let mut loaded = Vec::with_capacity(names.len());
+        let mut problems = Vec::new();
+        for name in names {
+            match Loaded::load(name) {
+                Ok(config) => loaded.push(config),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if !problems.is_empty() {
+            for problem in problems {
+                eprintln!("alter serve: {problem}");
+            }
+            return ExitCode::from(2);
+        }
+        let Some(first) = loaded.first() else {
+            eprintln!("alter serve: no service to run");
+            return ExitCode::from(2);
+        };
+        let common = first.common().clone();
         let _guard = match alter_telemetry::init("alter", &common.telemetry) {
             Ok(g) => g,
             Err(e) => {
@@ -78,23 +162,22 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        // One pool and one NATS connection for every service of the process.
+        let deps = match Deps::connect("alter", &common).await {
+            Ok(deps) => deps,
+            Err(e) => {
+                eprintln!(
+                    "alter serve: {}",
+                    alter_runtime::error_chain(&e as &(dyn std::error::Error + 'static))
+                );
+                return ExitCode::FAILURE;
+            }
+        };
         let root = CancellationToken::new();
         alter_runtime::cancel_on_signals(root.clone());
         let mut running = vec![];
-        for name in names {
-            let started = match name {
-                ServiceName::ConfigApi => start::<alter_config_api::Application>(&root).await,
-                ServiceName::JwtVerifier => start::<alter_jwt_verifier::Application>(&root).await,
-                ServiceName::DirectorySync => {
-                    start::<alter_directory_sync::Application>(&root).await
-                }
-                ServiceName::WebhookIngest => {
-                    start::<alter_webhook_ingest::Application>(&root).await
-                }
-                ServiceName::GrantRevoker => start::<alter_grant_revoker::Application>(&root).await,
-                ServiceName::AuditWriter => start::<alter_audit_writer::Application>(&root).await,
-            };
-            match started {
+        for config in loaded {
+            match config.start(&deps, &root).await {
                 Ok(handle) => running.push(handle),
                 Err(e) => {
                     eprintln!("alter serve: {e}");

@@ -17,13 +17,13 @@ pub use writer::AuditWriter;
 
 use std::sync::Arc;
 
-use alter_bus::{AuditRecord, Bus, Deliveries};
-use alter_runtime::{Service, ServiceHost, connect_bus, connect_store};
+use alter_bus::{AuditRecord, Deliveries, EventBus};
+use alter_runtime::{Deps, Service, ServiceHost};
 
 /// The running service: listeners bound, dependencies connected, consumer opened.
 pub struct Application {
     host: ServiceHost,
-    bus: Arc<Bus>,
+    bus: Arc<dyn EventBus>,
     deliveries: Deliveries<AuditRecord>,
     writer: AuditWriter,
 }
@@ -41,11 +41,20 @@ impl Application {
     /// Binds, connects PostgreSQL and NATS, and opens the durable consumer, so a start-up
     /// problem stops the service before it reports ready.
     pub async fn build(config: Config) -> Result<Self, Error> {
+        let deps = Deps::connect(Self::NAME, &config.common).await?;
+        Self::build_with(config, deps).await
+    }
+
+    /// [`Application::build`] over the given adapters (shared with other services of the
+    /// process).
+    pub async fn build_with(config: Config, deps: Deps) -> Result<Self, Error> {
         let settings = &config.audit_writer;
         let host = ServiceHost::bind(Self::NAME, "audit_writer", &settings.listen()).await?;
-        let store = connect_store(&config.common.database, &host).await?;
-        let bus = connect_bus(Self::NAME, &config.common.nats, &host).await?;
-        let deliveries = AuditWriter::open(&bus).await.map_err(Error::Consumer)?;
+        deps.register(&host);
+        let Deps { store, bus, .. } = deps;
+        let deliveries = AuditWriter::open(bus.as_ref())
+            .await
+            .map_err(Error::Consumer)?;
         let writer = AuditWriter::new(store, settings);
         Ok(Self {
             host,

@@ -38,6 +38,7 @@ fn user_of(kind: &AuditKind) -> Option<UserId> {
             Principal::User(user_id) => Some(*user_id),
             Principal::Group(_) | Principal::System => None,
         },
+        AuditKind::AdminChange { user_id, .. } => *user_id,
     }
 }
 
@@ -115,6 +116,7 @@ mod tests {
                     grant_id: GrantId::new(),
                     principal: Principal::User(user_id),
                     caused_by: None,
+                    actor: None,
                 },
                 "grant_revoked",
                 Some(user_id),
@@ -124,6 +126,7 @@ mod tests {
                     grant_id: GrantId::new(),
                     principal: Principal::System,
                     caused_by: None,
+                    actor: None,
                 },
                 "grant_revoked",
                 None,

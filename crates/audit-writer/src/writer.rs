@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alter_bus::consumers::AUDIT_WRITER;
-use alter_bus::{AuditRecord, Bus, BusError, Deliveries, Delivery};
+use alter_bus::{AuditRecord, BusError, Deliveries, Delivery, EventBus};
 use alter_core::AppId;
 use alter_runtime::CancellationToken;
 use alter_store::{AuditStore, NewAuditEvent, StoreError};
@@ -55,7 +55,7 @@ impl AuditWriter {
 
     /// Opens the durable `audit-writer` consumer; call it before [`run`](Self::run) so start-up
     /// fails when the consumer cannot be created.
-    pub async fn open(bus: &Bus) -> Result<Deliveries<AuditRecord>, BusError> {
+    pub async fn open(bus: &dyn EventBus) -> Result<Deliveries<AuditRecord>, BusError> {
         bus.audit_consumer(AUDIT_WRITER).await
     }
 
@@ -63,7 +63,7 @@ impl AuditWriter {
     /// stream ends. A batch being collected when `shutdown` fires is still written.
     pub async fn run(
         self,
-        bus: Arc<Bus>,
+        bus: Arc<dyn EventBus>,
         first: Deliveries<AuditRecord>,
         shutdown: CancellationToken,
     ) {
@@ -79,7 +79,7 @@ impl AuditWriter {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(REOPEN_AFTER) => {}
             }
-            match Self::open(&bus).await {
+            match Self::open(bus.as_ref()).await {
                 Ok(stream) => deliveries = Some(stream),
                 Err(error) => tracing::warn!(%error, "cannot open the audit consumer; retrying"),
             }

@@ -8,6 +8,7 @@
 
 use alter_core::{
     AppId, EventId, EventSource, FieldError, GrantId, LifecycleEvent, LifecycleKind, Principal,
+    UserId,
 };
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -35,7 +36,59 @@ pub enum AuditKind {
         grant_id: GrantId,
         principal: Principal,
         caused_by: Option<EventId>,
+        /// The admin token that revoked it, for an admin revocation (R-AUD-05).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<String>,
     },
+    /// An administrator changed the app's configuration (R-AUD-05).
+    AdminChange {
+        action: AdminAction,
+        /// Which admin token made the change ([`admin_actor`]); never the token itself.
+        actor: String,
+        /// What was changed, e.g. `grant 0193…` or `identity provider 0193…`.
+        target: String,
+        /// The user the change concerns (a grant to a user), for filtering the trail.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<UserId>,
+        /// The change's parameters as the admin gave them (never a secret).
+        #[serde(default)]
+        detail: serde_json::Value,
+    },
+}
+
+/// The admin changes recorded in the trail (R-AUD-05). Revocations are
+/// [`AuditKind::GrantRevoked`], whatever caused them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAction {
+    AppCreated,
+    IdpCreated,
+    ClaimMappingsChanged,
+    SignInChanged,
+    IdpDeleted,
+    GrantCreated,
+}
+
+impl AdminAction {
+    /// The trail's kind and the subject's last token.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AdminAction::AppCreated => "app_created",
+            AdminAction::IdpCreated => "idp_created",
+            AdminAction::ClaimMappingsChanged => "claim_mappings_changed",
+            AdminAction::SignInChanged => "sign_in_changed",
+            AdminAction::IdpDeleted => "idp_deleted",
+            AdminAction::GrantCreated => "grant_created",
+        }
+    }
+}
+
+/// How an admin token is named in the trail: the first 12 hex digits of its SHA-256, which
+/// tells tokens apart (the configured hashes start with the same digits) without revealing
+/// anything that would let the token be used.
+pub fn admin_actor(token_sha256_hex: &str) -> String {
+    let short: String = token_sha256_hex.chars().take(12).collect();
+    format!("admin-token:sha256:{short}")
 }
 
 impl AuditRecord {
@@ -55,6 +108,7 @@ impl AuditRecord {
         match &self.kind {
             AuditKind::Lifecycle(kind) => kind.subject_token(),
             AuditKind::GrantRevoked { .. } => "grant_revoked",
+            AuditKind::AdminChange { action, .. } => action.as_str(),
         }
     }
 }
@@ -98,12 +152,26 @@ mod tests {
                 grant_id: GrantId::new(),
                 principal: Principal::User(UserId::new()),
                 caused_by: Some(lifecycle.event_id),
+                actor: None,
             },
             event_id: EventId::new(),
             ..from_event.clone()
         };
         assert_eq!(revoked.subject_token(), "grant_revoked");
-        for record in [from_event, revoked] {
+        let admin = AuditRecord {
+            kind: AuditKind::AdminChange {
+                action: AdminAction::GrantCreated,
+                actor: admin_actor("0123456789abcdef0123"),
+                target: "grant x".to_owned(),
+                user_id: None,
+                detail: serde_json::json!({"credential_ref": "db:orders"}),
+            },
+            event_id: EventId::new(),
+            source: EventSource::Admin,
+            ..revoked.clone()
+        };
+        assert_eq!(admin.subject_token(), "grant_created");
+        for record in [from_event, revoked, admin] {
             assert_eq!(
                 decode_audit(&encode_audit(&record).unwrap()).unwrap(),
                 record

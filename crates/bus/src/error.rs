@@ -46,6 +46,14 @@ pub enum BusError {
     #[error("cache invalidations may have been lost ({reason}); resynchronise")]
     MessagesMayBeLost { reason: String },
 
+    /// The connection to NATS is down: nothing published now reaches this subscriber, so
+    /// caches must not be trusted until the connection is back (a `MessagesMayBeLost` item
+    /// follows the reconnect).
+    #[error(
+        "the connection to NATS is down ({reason}); cache invalidations are not being received"
+    )]
+    Disconnected { reason: String },
+
     /// Acknowledging (ack, nak, term) a delivery failed; the server will redeliver it after
     /// the ack wait.
     #[error("acknowledging message {message_id} failed: {source}")]

@@ -21,8 +21,10 @@ pub struct PublishReceipt {
     pub duplicate: bool,
 }
 
-/// Invalidations for every app, as they arrive. `Err` items (malformed messages) do not end
-/// the stream.
+/// Invalidations for every app, as they arrive. `Err` items do not end the stream: a
+/// malformed message (`Decode`), a gap (`MessagesMayBeLost`: drop every cache), or the
+/// connection going down (`Disconnected`: trust no cache until a `MessagesMayBeLost` says it
+/// is back).
 pub type Invalidations = BoxStream<'static, Result<InvalidationNotice, BusError>>;
 
 /// Publishing and consuming lifecycle events, audit records and cache invalidations.

@@ -5,14 +5,31 @@
 use alter_core::{AppId, FieldError, UserId};
 use serde::{Deserialize, Serialize};
 
-/// What to drop. JSON on the wire: `{"scope":"user","user_id":"…"}` or `{"scope":"all"}`.
+/// What changed, so each replica drops no more than it must. JSON on the wire:
+/// `{"scope":"user","user_id":"…"}`, `{"scope":"app_grants"}`, `{"scope":"idp_config"}` or
+/// `{"scope":"all"}`. A replica that cannot read a scope drops everything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum Invalidation {
-    /// Everything cached for one user (status, memberships, grants, verified tokens).
+    /// One user changed (status, memberships, a grant bound to them): their resolved user and
+    /// verified tokens.
     User { user_id: UserId },
-    /// Everything cached for the app (e.g. a group's grants were revoked).
+    /// Grants that reach many users changed (a group or system grant created or revoked):
+    /// every resolved user and verified token of the app — but not the IDP's keys.
+    AppGrants,
+    /// The IDP's configuration changed (created, claim mappings, sign-in settings, deleted):
+    /// everything of the app, the IDP's cached keys included.
+    IdpConfig,
+    /// Everything of the app, keys included.
     All,
+}
+
+impl Invalidation {
+    /// Whether the IDP's cached signing keys must be forgotten too. Only a configuration
+    /// change can change which keys are right; a grant change never does.
+    pub const fn forgets_keys(self) -> bool {
+        matches!(self, Invalidation::IdpConfig | Invalidation::All)
+    }
 }
 
 /// An invalidation as received: the app comes from the subject.
@@ -24,13 +41,26 @@ pub struct InvalidationNotice {
 
 pub(crate) fn decode_invalidation(payload: &[u8]) -> Result<Invalidation, FieldError> {
     serde_json::from_slice(payload).map_err(|e| {
-        FieldError::new("payload", format!("is not an invalidation ({{\"scope\":\"user\",\"user_id\":…}} or {{\"scope\":\"all\"}}): {e}"))
+        FieldError::new("payload", format!("is not an invalidation ({{\"scope\":\"user\",\"user_id\":…}}, or scope app_grants, idp_config or all): {e}"))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_configuration_changes_forget_keys() {
+        assert!(
+            !Invalidation::User {
+                user_id: UserId::new()
+            }
+            .forgets_keys()
+        );
+        assert!(!Invalidation::AppGrants.forgets_keys());
+        assert!(Invalidation::IdpConfig.forgets_keys());
+        assert!(Invalidation::All.forgets_keys());
+    }
 
     #[test]
     fn wire_form_is_small_json() {
@@ -48,6 +78,13 @@ mod tests {
             decode_invalidation(json.as_bytes()).unwrap(),
             Invalidation::User { user_id }
         );
+        for (invalidation, wire) in [
+            (Invalidation::AppGrants, "{\"scope\":\"app_grants\"}"),
+            (Invalidation::IdpConfig, "{\"scope\":\"idp_config\"}"),
+        ] {
+            assert_eq!(serde_json::to_string(&invalidation).unwrap(), wire);
+            assert_eq!(decode_invalidation(wire.as_bytes()).unwrap(), invalidation);
+        }
         assert_eq!(
             decode_invalidation(b"{\"scope\":\"group\"}")
                 .unwrap_err()

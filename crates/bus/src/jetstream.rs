@@ -89,6 +89,8 @@ pub struct Bus {
 struct Gap {
     count: u64,
     reason: &'static str,
+    /// The connection is down now (until the next `Connected`).
+    disconnected: bool,
 }
 
 /// Whether a connection event means core-NATS messages may have been lost: the server dropped
@@ -158,9 +160,11 @@ impl Bus {
             async move {
                 if let Some(reason) = gap_reason(&event, &was_disconnected) {
                     tracing::warn!(%event, "NATS messages may have been lost");
+                    let disconnected = matches!(event, async_nats::Event::Disconnected);
                     reporter.send_modify(|gap| {
                         gap.count += 1;
                         gap.reason = reason;
+                        gap.disconnected = disconnected;
                     });
                 }
             }
@@ -358,13 +362,22 @@ impl Bus {
             .await
             .map_err(|e| BusError::setup(format!("subscription {wildcard}"), e))?;
         let names = self.names.clone();
-        // Gaps after this point surface as `MessagesMayBeLost` items in the same stream.
+        // Gaps after this point surface as `Disconnected` (the connection is down) or
+        // `MessagesMayBeLost` (messages may have been dropped) items in the same stream.
         let mut gap_watch = self.gaps.subscribe();
         gap_watch.mark_unchanged();
         let gaps = futures::stream::unfold(gap_watch, |mut watch| async move {
             watch.changed().await.ok()?;
-            let reason = watch.borrow_and_update().reason.to_owned();
-            Some((Err(BusError::MessagesMayBeLost { reason }), watch))
+            let (reason, disconnected) = {
+                let gap = watch.borrow_and_update();
+                (gap.reason.to_owned(), gap.disconnected)
+            };
+            let item = if disconnected {
+                BusError::Disconnected { reason }
+            } else {
+                BusError::MessagesMayBeLost { reason }
+            };
+            Some((Err(item), watch))
         });
         let messages = subscriber.map(move |message| {
             let subject = message.subject.to_string();

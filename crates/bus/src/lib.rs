@@ -17,7 +17,7 @@ pub mod names;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use audit::{AuditKind, AuditRecord};
+pub use audit::{AdminAction, AuditKind, AuditRecord, admin_actor};
 pub use delivery::{AckHandle, Deliveries, Delivery};
 pub use envelope::Headers;
 pub use error::BusError;

@@ -1,11 +1,14 @@
 //! The `alter.admin.v1.AdminService` handlers: parse at the edge, apply core's rules
-//! (R-CFG-01..09), persist through the store, and tell every verifier replica to drop cached
-//! answers after each change that alters what Verify returns (R-JWT-10).
+//! (R-CFG-01..09), and persist through the store. Each change carries its side effects into
+//! the same transaction (the outbox): its audit record with the admin token's identity
+//! (R-AUD-05) and the cache invalidation that tells every verifier replica what changed
+//! (R-JWT-10). An answered call is a committed change whose effects will be published, even
+//! if the bus is down at that moment.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use alter_bus::{AuditKind, AuditRecord, Bus, Invalidation};
+use alter_bus::{AdminAction, AuditKind, AuditRecord, Invalidation};
 use alter_core::{
     AppId, Audience, EventId, EventSource, FieldError, GrantId, GroupId, IdpKind, Issuer,
     Principal, UserId, check_claim_mappings_change, group_grant_eligibility, groups_back_grants,
@@ -14,9 +17,9 @@ use alter_core::{
 use alter_proto::admin::v1 as pb;
 use alter_proto::admin::v1::admin_service_server::AdminService;
 use alter_proto::identity::v1 as id;
+use alter_runtime::outbox::{audit_message, invalidation_message};
 use alter_store::{
-    AppStore, AuditQuery, AuditStore, GrantStore, GroupStore, IdentityProvider, IdpStore, NewGrant,
-    NewIdp, PgStore, RevokedBy, UserStore,
+    AuditQuery, IdentityProvider, NewGrant, NewIdp, OutboxMessage, RequestKey, RevokedBy, Store,
 };
 use chrono::Utc;
 use tonic::{Code, Request, Response, Status};
@@ -32,11 +35,11 @@ use crate::error::Error;
 /// Who revocations made through this API are recorded as (R-REV-06).
 const ADMIN_CAUSE: &str = "admin";
 
-/// The admin API over the store, the bus and an outbound HTTP client for discovery.
+/// The admin API over the store (whose outbox carries every side effect to the bus) and an
+/// outbound HTTP client for discovery.
 #[derive(Clone)]
 pub struct AdminApi {
-    store: Arc<PgStore>,
-    bus: Arc<Bus>,
+    store: Arc<dyn Store>,
     http: reqwest::Client,
     auth: AdminAuth,
 }
@@ -50,13 +53,8 @@ impl std::fmt::Debug for AdminApi {
 type Answer<T> = Result<Response<T>, Status>;
 
 impl AdminApi {
-    pub fn new(store: Arc<PgStore>, bus: Arc<Bus>, http: reqwest::Client, auth: AdminAuth) -> Self {
-        Self {
-            store,
-            bus,
-            http,
-            auth,
-        }
+    pub fn new(store: Arc<dyn Store>, http: reqwest::Client, auth: AdminAuth) -> Self {
+        Self { store, http, auth }
     }
 
     /// Authenticates, runs the handler, counts the call by method and code, and answers.
@@ -64,13 +62,13 @@ impl AdminApi {
         &self,
         method: &'static str,
         request: Request<Req>,
-        handler: impl FnOnce(Req) -> Fut,
+        handler: impl FnOnce(Req, String) -> Fut,
     ) -> Answer<Resp>
     where
         Fut: Future<Output = Result<Resp, Error>>,
     {
         let result = match self.auth.check(request.metadata()) {
-            Ok(()) => handler(request.into_inner()).await,
+            Ok(actor) => handler(request.into_inner(), actor).await,
             Err(e) => Err(e),
         };
         let code = result.as_ref().map_or_else(Error::code, |_| Code::Ok);
@@ -107,11 +105,6 @@ impl AdminApi {
                 "app {app} has no identity provider: add one with `alter idp create`"
             ))
         })
-    }
-
-    async fn invalidate(&self, app: AppId, what: Invalidation) -> Result<(), Error> {
-        self.bus.publish_invalidation(app, what).await?;
-        Ok(())
     }
 
     async fn discover_idp_inner(
@@ -151,8 +144,14 @@ impl AdminApi {
     async fn create_idp_inner(
         &self,
         req: pb::CreateIdpRequest,
+        actor: String,
     ) -> Result<pb::IdentityProvider, Error> {
         let app = self.app(&req.app_id).await?;
+        let key = RequestKey::parse(
+            "request_id",
+            &req.request_id,
+            fingerprint(&req, |r| r.request_id.clear()),
+        )?;
         let issuer = Issuer::parse("issuer", &req.issuer)?;
         let kind = validate_idp_kind(&issuer, kind_from_pb("kind", req.kind)?)?;
         let audience = Audience::parse("audience", &req.audience)?;
@@ -162,6 +161,16 @@ impl AdminApi {
             .map_or_else(|| suggested_claim_mappings(kind), mappings_from_pb);
         claim_mappings.validate()?;
         if let Some(existing) = self.store.get_idp_for_app(app).await? {
+            // A retry of the call that created it answers with what it created.
+            if let Some(key) = &key
+                && self
+                    .store
+                    .find_request_key(Some(app), "CreateIdp", key)
+                    .await?
+                    == Some(existing.id.as_uuid())
+            {
+                return Ok(idp_to_pb(&existing));
+            }
             return Err(Error::AlreadyExists(format!(
                 "app {app} already has an identity provider ({} {}); an app has at most one: \
                  delete it with `alter idp delete` first, or create another app",
@@ -191,27 +200,37 @@ impl AdminApi {
         } else {
             req.jwks_uri.clone()
         };
+        let new = NewIdp {
+            kind,
+            issuer: issuer.as_str().to_owned(),
+            jwks_uri,
+            audience: audience.as_str().to_owned(),
+            claim_mappings,
+            sign_in: None,
+        };
         let idp = self
             .store
-            .create_idp(
-                app,
-                &NewIdp {
-                    kind,
-                    issuer: issuer.as_str().to_owned(),
-                    jwks_uri,
-                    audience: audience.as_str().to_owned(),
-                    claim_mappings,
-                    sign_in: None,
-                },
-            )
+            .create_idp_with(app, &new, key.as_ref(), &|idp: &IdentityProvider| {
+                vec![
+                    admin_record(
+                        app,
+                        &actor,
+                        AdminAction::IdpCreated,
+                        format!("identity provider {}", idp.id),
+                        None,
+                        idp_detail(idp),
+                    ),
+                    invalidation_message(app, Invalidation::IdpConfig),
+                ]
+            })
             .await?;
-        self.invalidate(app, Invalidation::All).await?;
         Ok(idp_to_pb(&idp))
     }
 
     async fn set_claim_mappings_inner(
         &self,
         req: pb::SetClaimMappingsRequest,
+        actor: String,
     ) -> Result<pb::IdentityProvider, Error> {
         let app = self.app(&req.app_id).await?;
         let Some(wire) = req.claim_mappings.as_ref() else {
@@ -237,13 +256,36 @@ impl AdminApi {
         if new == idp.claim_mappings {
             return Ok(idp_to_pb(&idp));
         }
-        let updated = self.store.update_claim_mappings(app, idp.id, &new).await?;
-        self.invalidate(app, Invalidation::All).await?;
+        let updated = self
+            .store
+            .update_claim_mappings_with(app, idp.id, &new, &|idp: &IdentityProvider| {
+                vec![
+                    admin_record(
+                        app,
+                        &actor,
+                        AdminAction::ClaimMappingsChanged,
+                        format!("identity provider {}", idp.id),
+                        None,
+                        idp_detail(idp),
+                    ),
+                    invalidation_message(app, Invalidation::IdpConfig),
+                ]
+            })
+            .await?;
         Ok(idp_to_pb(&updated))
     }
 
-    async fn create_grant_inner(&self, req: pb::CreateGrantRequest) -> Result<id::Grant, Error> {
+    async fn create_grant_inner(
+        &self,
+        req: pb::CreateGrantRequest,
+        actor: String,
+    ) -> Result<id::Grant, Error> {
         let app = self.app(&req.app_id).await?;
+        let key = RequestKey::parse(
+            "request_id",
+            &req.request_id,
+            fingerprint(&req, |r| r.request_id.clear()),
+        )?;
         let credential_ref = req.credential_ref.trim();
         if credential_ref.is_empty() || credential_ref.len() > 1024 {
             return Err(FieldError::new(
@@ -297,22 +339,40 @@ impl AdminApi {
                 .into());
             }
         };
+        let new = NewGrant {
+            credential_ref: credential_ref.to_owned(),
+            principal,
+            expires_at,
+        };
         let grant = self
             .store
-            .create_grant(
-                app,
-                &NewGrant {
-                    credential_ref: credential_ref.to_owned(),
-                    principal,
-                    expires_at,
-                },
-            )
+            .create_grant_with(app, &new, key.as_ref(), &|grant: &alter_store::Grant| {
+                vec![
+                    admin_record(
+                        app,
+                        &actor,
+                        AdminAction::GrantCreated,
+                        format!("grant {}", grant.id),
+                        principal_user(grant.principal),
+                        serde_json::json!({
+                            "grant_id": grant.id.to_string(),
+                            "credential_ref": grant.credential_ref,
+                            "principal": grant.principal,
+                            "expires_at": grant.expires_at.map(time),
+                        }),
+                    ),
+                    invalidation_message(app, invalidation_for(grant.principal)),
+                ]
+            })
             .await?;
-        self.invalidate(app, invalidation_for(principal)).await?;
         Ok(grant_to_pb(&grant))
     }
 
-    async fn revoke_grant_inner(&self, req: pb::RevokeGrantRequest) -> Result<id::Grant, Error> {
+    async fn revoke_grant_inner(
+        &self,
+        req: pb::RevokeGrantRequest,
+        actor: String,
+    ) -> Result<id::Grant, Error> {
         let app = self.app(&req.app_id).await?;
         let grant_id = parse_id("grant_id", &req.grant_id, GrantId::parse)?;
         let not_found = || {
@@ -321,9 +381,35 @@ impl AdminApi {
             ))
         };
         let by = RevokedBy::new(EventSource::Admin, ADMIN_CAUSE);
-        let grant = match self.store.revoke_grant(app, grant_id, &by).await {
+        // R-REV-06 / R-AUD-01 / R-AUD-05: the revocation, its cause and who made it go to the
+        // audit trail with the change. The record's ID is the grant's, so it is recorded once
+        // whatever happens to the message on its way.
+        let effects = |grant: &alter_store::Grant| {
+            let record = AuditRecord {
+                event_id: EventId::from_uuid(grant.id.as_uuid()),
+                app_id: app,
+                source: EventSource::Admin,
+                occurred_at: grant.revoked_at.unwrap_or_else(Utc::now),
+                kind: AuditKind::GrantRevoked {
+                    grant_id: grant.id,
+                    principal: grant.principal,
+                    caused_by: None,
+                    actor: Some(actor.clone()),
+                },
+            };
+            vec![
+                audit_message(&record),
+                invalidation_message(app, invalidation_for(grant.principal)),
+            ]
+        };
+        let grant = match self
+            .store
+            .revoke_grant_with(app, grant_id, &by, &effects)
+            .await
+        {
             Ok(Some(grant)) => grant,
-            // Already revoked: answer the grant as it is (the first cause is kept).
+            // Already revoked: answer the grant as it is (the first cause is kept, and its
+            // effects were written with the first revocation).
             Ok(None) => self
                 .store
                 .get_grant(app, grant_id)
@@ -332,25 +418,6 @@ impl AdminApi {
             Err(alter_store::StoreError::NotFound { .. }) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
-        // R-REV-06 / R-AUD-01: the revocation and its cause go to the audit trail. The record's
-        // ID is the grant's, so a retried call (revocation is idempotent) records it once.
-        let record = AuditRecord {
-            event_id: EventId::from_uuid(grant.id.as_uuid()),
-            app_id: app,
-            source: EventSource::Admin,
-            occurred_at: grant.revoked_at.unwrap_or_else(Utc::now),
-            kind: AuditKind::GrantRevoked {
-                grant_id: grant.id,
-                principal: grant.principal,
-                caused_by: None,
-            },
-        };
-        self.bus
-            .publish_audit(&record)
-            .await
-            .map_err(Error::Audit)?;
-        self.invalidate(app, invalidation_for(grant.principal))
-            .await?;
         Ok(grant_to_pb(&grant))
     }
 
@@ -410,26 +477,104 @@ impl AdminApi {
     }
 }
 
-/// A user-bound grant changes one user's answers; group and system grants change many.
+/// A user-bound grant changes one user's answers; group and system grants change many, but
+/// never the IDP's keys.
 fn invalidation_for(principal: Principal) -> Invalidation {
     match principal {
         Principal::User(user_id) => Invalidation::User { user_id },
-        Principal::Group(_) | Principal::System => Invalidation::All,
+        Principal::Group(_) | Principal::System => Invalidation::AppGrants,
     }
+}
+
+fn principal_user(principal: Principal) -> Option<UserId> {
+    match principal {
+        Principal::User(user) => Some(user),
+        Principal::Group(_) | Principal::System => None,
+    }
+}
+
+/// The audit record of an admin change (R-AUD-05), as an outbox message.
+fn admin_record(
+    app: AppId,
+    actor: &str,
+    action: AdminAction,
+    target: String,
+    user_id: Option<UserId>,
+    detail: serde_json::Value,
+) -> OutboxMessage {
+    audit_message(&AuditRecord {
+        event_id: EventId::new(),
+        app_id: app,
+        source: EventSource::Admin,
+        occurred_at: Utc::now(),
+        kind: AuditKind::AdminChange {
+            action,
+            actor: actor.to_owned(),
+            target,
+            user_id,
+            detail,
+        },
+    })
+}
+
+/// What the trail keeps of an IDP's configuration (no secret is part of it).
+fn idp_detail(idp: &IdentityProvider) -> serde_json::Value {
+    let m = &idp.claim_mappings;
+    serde_json::json!({
+        "idp_id": idp.id.to_string(),
+        "kind": idp.kind.as_str(),
+        "issuer": idp.issuer,
+        "jwks_uri": idp.jwks_uri,
+        "audience": idp.audience,
+        "claim_mappings": {
+            "user_id_claim": m.user_id_claim,
+            "group_claim": m.group_claim,
+            "role_claim": m.role_claim,
+            "email_claim": m.email_claim,
+            "display_name_claim": m.display_name_claim,
+            "group_claim_stable_ids": m.group_claim_stable_ids,
+        },
+    })
+}
+
+/// A digest of a request's parameters (its protobuf encoding without the request ID), so a
+/// request ID reused for another request is refused rather than answered with the wrong thing.
+fn fingerprint<M: prost::Message + Clone>(req: &M, clear_id: impl FnOnce(&mut M)) -> String {
+    use sha2::Digest;
+    let mut bare = req.clone();
+    clear_id(&mut bare);
+    hex::encode(sha2::Sha256::digest(bare.encode_to_vec()))
 }
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
     async fn create_app(&self, request: Request<pb::CreateAppRequest>) -> Answer<pb::App> {
-        self.call("CreateApp", request, |req| async move {
-            let app = self.store.create_app(req.name.trim()).await?;
+        self.call("CreateApp", request, |req, actor| async move {
+            let key = RequestKey::parse(
+                "request_id",
+                &req.request_id,
+                fingerprint(&req, |r| r.request_id.clear()),
+            )?;
+            let app = self
+                .store
+                .create_app_with(req.name.trim(), key.as_ref(), &|app: &alter_store::App| {
+                    vec![admin_record(
+                        app.id,
+                        &actor,
+                        AdminAction::AppCreated,
+                        format!("app {}", app.id),
+                        None,
+                        serde_json::json!({ "name": app.name }),
+                    )]
+                })
+                .await?;
             Ok(app_to_pb(&app))
         })
         .await
     }
 
     async fn get_app(&self, request: Request<pb::GetAppRequest>) -> Answer<pb::App> {
-        self.call("GetApp", request, |req| async move {
+        self.call("GetApp", request, |req, _| async move {
             let app = self.app(&req.app_id).await?;
             let found = self
                 .store
@@ -445,7 +590,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListAppsRequest>,
     ) -> Answer<pb::ListAppsResponse> {
-        self.call("ListApps", request, |req| async move {
+        self.call("ListApps", request, |req, _| async move {
             let size = page_size(req.page_size);
             let after = page_after(&req.page_token, AppId::parse)?;
             let rows = self.store.list_apps(after, size + 1).await?;
@@ -462,20 +607,24 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::DiscoverIdpRequest>,
     ) -> Answer<pb::DiscoverIdpResponse> {
-        self.call("DiscoverIdp", request, |req| self.discover_idp_inner(req))
-            .await
+        self.call("DiscoverIdp", request, |req, _| {
+            self.discover_idp_inner(req)
+        })
+        .await
     }
 
     async fn create_idp(
         &self,
         request: Request<pb::CreateIdpRequest>,
     ) -> Answer<pb::IdentityProvider> {
-        self.call("CreateIdp", request, |req| self.create_idp_inner(req))
-            .await
+        self.call("CreateIdp", request, |req, actor| {
+            self.create_idp_inner(req, actor)
+        })
+        .await
     }
 
     async fn get_idp(&self, request: Request<pb::GetIdpRequest>) -> Answer<pb::IdentityProvider> {
-        self.call("GetIdp", request, |req| async move {
+        self.call("GetIdp", request, |req, _| async move {
             let app = self.app(&req.app_id).await?;
             Ok(idp_to_pb(&self.idp(app).await?))
         })
@@ -486,11 +635,24 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteIdpRequest>,
     ) -> Answer<pb::DeleteIdpResponse> {
-        self.call("DeleteIdp", request, |req| async move {
+        self.call("DeleteIdp", request, |req, actor| async move {
             let app = self.app(&req.app_id).await?;
             let idp = self.idp(app).await?;
-            self.store.delete_idp(app, idp.id).await?;
-            self.invalidate(app, Invalidation::All).await?;
+            self.store
+                .delete_idp_with(app, idp.id, &|_: &()| {
+                    vec![
+                        admin_record(
+                            app,
+                            &actor,
+                            AdminAction::IdpDeleted,
+                            format!("identity provider {}", idp.id),
+                            None,
+                            idp_detail(&idp),
+                        ),
+                        invalidation_message(app, Invalidation::IdpConfig),
+                    ]
+                })
+                .await?;
             Ok(pb::DeleteIdpResponse {})
         })
         .await
@@ -500,22 +662,24 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::SetClaimMappingsRequest>,
     ) -> Answer<pb::IdentityProvider> {
-        self.call("SetClaimMappings", request, |req| {
-            self.set_claim_mappings_inner(req)
+        self.call("SetClaimMappings", request, |req, actor| {
+            self.set_claim_mappings_inner(req, actor)
         })
         .await
     }
 
     async fn create_grant(&self, request: Request<pb::CreateGrantRequest>) -> Answer<id::Grant> {
-        self.call("CreateGrant", request, |req| self.create_grant_inner(req))
-            .await
+        self.call("CreateGrant", request, |req, actor| {
+            self.create_grant_inner(req, actor)
+        })
+        .await
     }
 
     async fn list_grants(
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Answer<pb::ListGrantsResponse> {
-        self.call("ListGrants", request, |req| async move {
+        self.call("ListGrants", request, |req, _| async move {
             let app = self.app(&req.app_id).await?;
             let size = page_size(req.page_size);
             let after = page_after(&req.page_token, GrantId::parse)?;
@@ -540,15 +704,17 @@ impl AdminService for AdminApi {
     }
 
     async fn revoke_grant(&self, request: Request<pb::RevokeGrantRequest>) -> Answer<id::Grant> {
-        self.call("RevokeGrant", request, |req| self.revoke_grant_inner(req))
-            .await
+        self.call("RevokeGrant", request, |req, actor| {
+            self.revoke_grant_inner(req, actor)
+        })
+        .await
     }
 
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Answer<pb::ListUsersResponse> {
-        self.call("ListUsers", request, |req| async move {
+        self.call("ListUsers", request, |req, _| async move {
             let app = self.app(&req.app_id).await?;
             let size = page_size(req.page_size);
             let after = page_after(&req.page_token, UserId::parse)?;
@@ -563,7 +729,7 @@ impl AdminService for AdminApi {
     }
 
     async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Answer<pb::UserDetail> {
-        self.call("GetUser", request, |req| self.get_user_inner(req))
+        self.call("GetUser", request, |req, _| self.get_user_inner(req))
             .await
     }
 
@@ -571,7 +737,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListGroupsRequest>,
     ) -> Answer<pb::ListGroupsResponse> {
-        self.call("ListGroups", request, |req| async move {
+        self.call("ListGroups", request, |req, _| async move {
             let app = self.app(&req.app_id).await?;
             let size = page_size(req.page_size);
             let after = page_after(&req.page_token, GroupId::parse)?;
@@ -589,7 +755,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Answer<pb::ListAuditEventsResponse> {
-        self.call("ListAuditEvents", request, |req| {
+        self.call("ListAuditEvents", request, |req, _| {
             self.list_audit_events_inner(req)
         })
         .await

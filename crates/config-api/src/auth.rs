@@ -19,8 +19,10 @@ impl AdminAuth {
         Self { hashes }
     }
 
-    /// Accepts the call when its bearer token matches one configured hash.
-    pub fn check(&self, metadata: &MetadataMap) -> Result<(), Error> {
+    /// Accepts the call when its bearer token matches one configured hash, and answers who
+    /// made it: the matched hash, shortened ([`alter_bus::admin_actor`]), for the audit trail
+    /// (R-AUD-05). The token itself is never kept.
+    pub fn check(&self, metadata: &MetadataMap) -> Result<String, Error> {
         let Some(value) = metadata.get("authorization") else {
             return Err(Error::Unauthenticated(
                 "authorization is missing: send the admin token as `authorization: Bearer <token>` metadata \
@@ -45,12 +47,15 @@ impl AdminAuth {
             )));
         }
         // Check every hash so the time taken does not depend on which one matched.
-        let matched = self
-            .hashes
-            .iter()
-            .fold(false, |found, hash| hash.verify(token) | found);
-        if matched {
-            Ok(())
+        let matched = self.hashes.iter().fold(None, |found, hash| {
+            let this = hash.verify(token);
+            found.or(this.then_some(hash))
+        });
+        if let Some(hash) = matched {
+            let text = hash.to_string();
+            Ok(alter_bus::admin_actor(
+                text.strip_prefix("sha256:").unwrap_or(&text),
+            ))
         } else {
             Err(Error::Unauthenticated(
                 "the admin token is not valid: check --token / ALTER_ADMIN_TOKEN against a hash in config_api.admin_token_hashes".to_owned(),
@@ -89,6 +94,16 @@ mod tests {
                 .contains("ALTER_ADMIN_TOKEN")
         );
         let none = AdminAuth::new(vec![]);
+        // The actor names the matched token by its hash, never by the token.
+        let two = AdminAuth::new(vec![
+            TokenHash::of("alt_adm_other"),
+            TokenHash::of("alt_adm_good"),
+        ]);
+        let actor = two.check(&with("Bearer alt_adm_good")).unwrap();
+        let hash = TokenHash::of("alt_adm_good").to_string();
+        assert_eq!(actor, format!("admin-token:sha256:{}", &hash[7..19]));
+        assert!(!actor.contains("alt_adm_good"));
+        assert_ne!(actor, two.check(&with("Bearer alt_adm_other")).unwrap());
         assert!(
             none.check(&with("Bearer alt_adm_good"))
                 .unwrap_err()

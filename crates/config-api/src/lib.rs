@@ -15,18 +15,26 @@ pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
 
 use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
-use alter_runtime::{Service, ServiceHost, connect_bus, connect_store};
+use alter_runtime::outbox::{OutboxRelay, RelaySettings};
+use alter_runtime::{Deps, Service, ServiceHost};
 
 /// The running service: listeners bound, dependencies connected.
 #[derive(Debug)]
 pub struct Application {
     host: ServiceHost,
     api: AdminApi,
+    relay: OutboxRelay,
 }
 
 impl Application {
-    /// Checks the admin token hashes, binds the listeners and connects PostgreSQL and NATS.
+    /// Connects PostgreSQL and NATS, then builds ([`Application::build_with`]).
     pub async fn build(config: Config) -> Result<Self, Error> {
+        let deps = Deps::connect(Self::NAME, &config.common).await?;
+        Self::build_with(config, deps).await
+    }
+
+    /// Checks the admin token hashes and binds the listeners over the given adapters.
+    pub async fn build_with(config: Config, deps: Deps) -> Result<Self, Error> {
         let hashes = config.config_api.token_hashes().map_err(Error::Config)?;
         if hashes.is_empty() {
             tracing::warn!(
@@ -38,20 +46,31 @@ impl Application {
         alter_telemetry::prometheus();
         let http = alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
         let host = ServiceHost::bind(Self::NAME, "config_api", &config.config_api.listen()).await?;
-        let store = connect_store(&config.common.database, &host).await?;
-        let bus = connect_bus(Self::NAME, &config.common.nats, &host).await?;
-        let api = AdminApi::new(store, bus, http, AdminAuth::new(hashes));
-        Ok(Self { host, api })
+        deps.register(&host);
+        let relay = OutboxRelay::new(
+            deps.store.clone(),
+            deps.bus.clone(),
+            RelaySettings::default(),
+        );
+        let api = AdminApi::new(deps.store, http, AdminAuth::new(hashes));
+        Ok(Self { host, api, relay })
     }
 
     /// Serves `alter.admin.v1.AdminService` (marked SERVING in gRPC health) until stopped.
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        let Self { host, api } = self;
+        let Self { host, api, relay } = self;
+        // Publishes what each change wrote to the outbox (audit records, invalidations).
+        let relay = relay.spawn(host.shutdown_token());
         host.health()
             .set_serving::<AdminServiceServer<AdminApi>>()
             .await;
-        host.serve_grpc(|routes| routes.add_service(AdminServiceServer::new(api)))
-            .await?;
+        let served = host
+            .serve_grpc(|routes| routes.add_service(AdminServiceServer::new(api)))
+            .await;
+        if let Err(error) = relay.await {
+            tracing::error!(%error, "outbox relay task failed");
+        }
+        served?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ mod error;
 pub use config::{Config, Settings};
 pub use error::Error;
 
-use alter_runtime::{Service, ServiceHost, connect_bus, connect_store};
+use alter_runtime::{Deps, Service, ServiceHost};
 
 /// The running service: listeners bound, dependencies connected.
 #[derive(Debug)]
@@ -16,11 +16,17 @@ pub struct Application {
 }
 
 impl Application {
+    /// Connects its own PostgreSQL pool and NATS connection, then builds.
     pub async fn build(config: Config) -> Result<Self, Error> {
+        let deps = Deps::connect(Self::NAME, &config.common).await?;
+        Self::build_with(config, deps).await
+    }
+
+    /// Binds its listeners over the given adapters (shared with other services of the process).
+    pub async fn build_with(config: Config, deps: Deps) -> Result<Self, Error> {
         let host =
             ServiceHost::bind(Self::NAME, "grant_revoker", &config.grant_revoker.listen()).await?;
-        connect_store(&config.common.database, &host).await?;
-        connect_bus(Self::NAME, &config.common.nats, &host).await?;
+        deps.register(&host);
         Ok(Self { host })
     }
 

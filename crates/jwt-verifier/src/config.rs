@@ -36,6 +36,11 @@ pub struct Settings {
     pub jwks_unknown_kid_min_interval_secs: u64,
     /// Timeout of one JWKS fetch.
     pub jwks_fetch_timeout_secs: u64,
+    /// Identity providers (one per app) kept in memory.
+    pub idp_cache_capacity: usize,
+    /// The longest a cached answer or resolved user is served before it is read again, a
+    /// backstop behind event invalidation (R-JWT-10), 1..=3600 seconds.
+    pub cache_max_age_secs: u64,
 }
 
 impl Default for Settings {
@@ -49,6 +54,8 @@ impl Default for Settings {
             jwks_refresh_secs: 300,
             jwks_unknown_kid_min_interval_secs: 10,
             jwks_fetch_timeout_secs: 5,
+            idp_cache_capacity: 10_000,
+            cache_max_age_secs: 300,
         }
     }
 }
@@ -62,9 +69,14 @@ impl Settings {
         Duration::from_secs(self.leeway_secs)
     }
 
+    pub fn cache_max_age(&self) -> Duration {
+        Duration::from_secs(self.cache_max_age_secs)
+    }
+
     /// Checks every key of the section, naming the key and the accepted range.
     pub fn validate(&self, issues: &mut Vec<ConfigIssue>) {
         self.listen().validate("jwt_verifier", issues);
+        self.validate_max_age(issues);
         if self.leeway_secs > MAX_LEEWAY_SECS {
             issues.push(ConfigIssue::new(
                 "jwt_verifier.leeway_secs",
@@ -77,6 +89,7 @@ impl Settings {
         for (key, value) in [
             ("token_cache_capacity", self.token_cache_capacity),
             ("user_cache_capacity", self.user_cache_capacity),
+            ("idp_cache_capacity", self.idp_cache_capacity),
         ] {
             if value == 0 {
                 issues.push(ConfigIssue::new(
@@ -99,6 +112,21 @@ impl Settings {
                     format!("is {value}; give a number of seconds between 1 and 86400"),
                 ));
             }
+        }
+    }
+}
+
+impl Settings {
+    fn validate_max_age(&self, issues: &mut Vec<ConfigIssue>) {
+        if self.cache_max_age_secs == 0 || self.cache_max_age_secs > 3600 {
+            issues.push(ConfigIssue::new(
+                "jwt_verifier.cache_max_age_secs",
+                format!(
+                    "is {}; give a number of seconds between 1 and 3600 (300 is the default): \
+                     invalidation events keep caches current, this only bounds how long an answer can outlive a lost one",
+                    self.cache_max_age_secs
+                ),
+            ));
         }
     }
 }

@@ -17,14 +17,14 @@ mod verifier;
 pub use config::{Config, MAX_LEEWAY_SECS, Settings};
 pub use error::{Error, REFUSAL_METADATA_KEY, VerifyError, reason_label, refusal_of};
 pub use grpc::{VerifierService, connect};
-pub use verifier::Verifier;
+pub use verifier::{CacheStats, Verifier};
 
 use std::sync::Arc;
 
-use alter_bus::EventBus;
 use alter_proto::identity::v1::verifier_server::VerifierServer;
 use alter_providers::{JwksCache, JwksSettings};
-use alter_runtime::{Service, ServiceHost, connect_bus, connect_store};
+use alter_runtime::outbox::{OutboxRelay, RelaySettings};
+use alter_runtime::{Deps, Service, ServiceHost};
 use std::time::Duration;
 
 /// The running service: listeners bound, dependencies connected, invalidations followed.
@@ -32,16 +32,24 @@ use std::time::Duration;
 pub struct Application {
     host: ServiceHost,
     verifier: Arc<Verifier>,
+    relay: OutboxRelay,
 }
 
 impl Application {
     /// Binds, connects PostgreSQL and NATS, and subscribes to cache invalidations before
     /// returning, so the first call after start-up already sees every invalidation.
     pub async fn build(config: Config) -> Result<Self, Error> {
+        let deps = Deps::connect(Self::NAME, &config.common).await?;
+        Self::build_with(config, deps).await
+    }
+
+    /// [`Application::build`] over the given adapters (shared with other services of the
+    /// process, or another store or bus than PostgreSQL and JetStream).
+    pub async fn build_with(config: Config, deps: Deps) -> Result<Self, Error> {
         let settings = &config.jwt_verifier;
         let host = ServiceHost::bind(Self::NAME, "jwt_verifier", &settings.listen()).await?;
-        let store = connect_store(&config.common.database, &host).await?;
-        let bus = connect_bus(Self::NAME, &config.common.nats, &host).await?;
+        deps.register(&host);
+        let Deps { store, bus, .. } = deps;
         let client =
             alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
         let jwks = JwksCache::new(
@@ -54,8 +62,9 @@ impl Application {
                 fetch_timeout: Duration::from_secs(settings.jwks_fetch_timeout_secs),
             },
         );
-        let bus: Arc<dyn EventBus> = bus;
-        let verifier = Arc::new(Verifier::new(settings, store, bus.clone(), jwks));
+        // Just-in-time provisioning writes audit records to the outbox; this publishes them.
+        let relay = OutboxRelay::new(store.clone(), bus.clone(), RelaySettings::default());
+        let verifier = Arc::new(Verifier::new(settings, store, jwks));
         match bus.subscribe_invalidations().await {
             Ok(first) => {
                 verifier.set_live(true);
@@ -76,7 +85,11 @@ impl Application {
                 });
             }
         }
-        Ok(Self { host, verifier })
+        Ok(Self {
+            host,
+            verifier,
+            relay,
+        })
     }
 
     /// The verifier behind the gRPC API, to call in-process (benchmarks, the all-in-one binary).
@@ -85,14 +98,21 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        let server = VerifierService::new(self.verifier).into_server();
-        self.host
-            .health()
+        let Self {
+            host,
+            verifier,
+            relay,
+        } = self;
+        let relay = relay.spawn(host.shutdown_token());
+        let server = VerifierService::new(verifier).into_server();
+        host.health()
             .set_serving::<VerifierServer<VerifierService>>()
             .await;
-        self.host
-            .serve_grpc(|routes| routes.add_service(server))
-            .await?;
+        let served = host.serve_grpc(|routes| routes.add_service(server)).await;
+        if let Err(error) = relay.await {
+            tracing::error!(%error, "outbox relay task failed");
+        }
+        served?;
         Ok(())
     }
 }

@@ -16,7 +16,6 @@ pub(crate) struct Metrics {
     pub(crate) user_miss: Counter,
     pub(crate) idp_hit: Counter,
     pub(crate) idp_miss: Counter,
-    pub(crate) audit_failures: Counter,
     seconds: Histogram,
 }
 
@@ -33,7 +32,6 @@ impl Metrics {
             user_miss: cache("user", "miss"),
             idp_hit: cache("idp", "hit"),
             idp_miss: cache("idp", "miss"),
-            audit_failures: counter!("alter_verify_audit_failures_total"),
             seconds: histogram!("alter_verify_seconds"),
         }
     }

@@ -1,19 +1,28 @@
 //! The Verify logic, usable in-process (benchmarks) and behind gRPC: token cache → IDP
 //! config → token check → resolved-user cache → just-in-time provisioning and memberships →
 //! the answer. The warm path is one digest and two hash lookups, with no database round trip.
+//!
+//! Caches are trusted only while invalidation events are being received (R-JWT-10); without
+//! them every call reads the database. Cached entries also have a maximum age, a backstop
+//! behind the events. Provisioning audit records travel with the change through the store's
+//! outbox, so no publish is awaited on the request path and a bus outage never fails a
+//! sign-in.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alter_bus::{AuditRecord, EventBus, Invalidation, InvalidationNotice};
+use alter_bus::{AuditRecord, InvalidationNotice};
 use alter_core::{
     AppId, EventId, EventSource, ExtractedIdentity, GroupId, IdpId, LifecycleEvent, LifecycleKind,
     UserId, UserRef, UserStatus, extract_identity, groups_back_grants,
 };
 use alter_proto::identity::v1::{self as pb, RefusalReason};
 use alter_providers::{JwksCache, TokenExpectations};
-use alter_store::{GroupUpsert, IdentityProvider, Store, UserUpsert};
+use alter_runtime::outbox::audit_message;
+use alter_store::{
+    GroupUpsert, IdentityProvider, MembershipDiff, OutboxMessage, Store, UpsertedUser, UserUpsert,
+};
 use aws_lc_rs::digest;
 use chrono::{DateTime, Utc};
 
@@ -43,31 +52,63 @@ struct ResolvedUser {
     groups: Vec<pb::Group>,
     grants: Grants,
     stamp: Stamp,
+    /// When it was read; served no longer than the maximum age.
+    read_at: Instant,
 }
 
-/// A verified token's finished answer, valid until the token's `exp`.
+/// A verified token: what is its own (expiry, roles), sharing the resolved user with every
+/// other token of the same user instead of copying it.
 struct TokenEntry {
-    user_id: UserId,
+    resolved: Arc<ResolvedUser>,
     expires_at: i64,
-    answer: pb::VerifyResponse,
-    grants: Grants,
+    roles: Vec<String>,
     stamp: Stamp,
 }
 
 impl TokenEntry {
     fn answer_at(&self, now: DateTime<Utc>) -> pb::VerifyResponse {
-        let mut answer = self.answer.clone();
-        answer.grants = self.grants.active_at(now);
-        answer
+        pb::VerifyResponse {
+            user: Some(self.resolved.user.clone()),
+            groups: self.resolved.groups.clone(),
+            grants: self.resolved.grants.active_at(now),
+            roles: self.roles.clone(),
+            token_expires_at: self.expires_at,
+        }
     }
+}
+
+/// Cache hits and misses of one verifier (the Prometheus counters are process-wide).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub token_hits: u64,
+    pub user_hits: u64,
+    pub idp_hits: u64,
+    /// Resolutions that read the database (a user-cache miss, or any call while not live).
+    pub user_reads: u64,
+    /// IDP configurations read from the database.
+    pub idp_reads: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    token_hits: AtomicU64,
+    user_hits: AtomicU64,
+    idp_hits: AtomicU64,
+    user_reads: AtomicU64,
+    idp_reads: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Verifies tokens for every app and resolves their users; one per process.
 pub struct Verifier {
     store: Arc<dyn Store>,
-    bus: Arc<dyn EventBus>,
     jwks: JwksCache,
     leeway: Duration,
+    max_age: Duration,
+    counters: Counters,
     generations: Generations,
     /// Caches are trusted only while the invalidation subscription is live (R-JWT-10).
     live: AtomicBool,
@@ -86,24 +127,20 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// A verifier over `store` and `bus`, fetching keys through `jwks`. Its caches stay
-    /// unused until [`Verifier::set_live`] says invalidations are being received.
-    pub fn new(
-        settings: &Settings,
-        store: Arc<dyn Store>,
-        bus: Arc<dyn EventBus>,
-        jwks: JwksCache,
-    ) -> Self {
+    /// A verifier over `store`, fetching keys through `jwks`. Its caches stay unused until
+    /// [`Verifier::set_live`] says invalidations are being received.
+    pub fn new(settings: &Settings, store: Arc<dyn Store>, jwks: JwksCache) -> Self {
         Self {
             store,
-            bus,
             jwks,
             leeway: settings.leeway(),
+            max_age: settings.cache_max_age(),
+            counters: Counters::default(),
             generations: Generations::new(),
             live: AtomicBool::new(false),
             tokens: ShardedCache::new(settings.token_cache_capacity),
             users: ShardedCache::new(settings.user_cache_capacity),
-            idps: ShardedCache::new(settings.user_cache_capacity.clamp(16, 100_000)),
+            idps: ShardedCache::new(settings.idp_cache_capacity),
             metrics: Metrics::new(),
             applied: tokio::sync::watch::Sender::new(0),
         }
@@ -112,21 +149,44 @@ impl Verifier {
     /// Whether cache invalidations are being received. When `false`, every call reads the
     /// database, so no revocation can be missed; switching either way drops every cache.
     pub fn set_live(&self, live: bool) {
-        self.generations.invalidate_everything();
         self.live.store(live, Ordering::Release);
+        self.generations.invalidate_everything();
     }
 
-    /// Applies one cache invalidation; visible to the very next call (R-JWT-10).
+    /// Whether caches are trusted now (invalidations are being received).
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    /// This verifier's cache hits and database reads so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        let c = &self.counters;
+        CacheStats {
+            token_hits: c.token_hits.load(Ordering::Relaxed),
+            user_hits: c.user_hits.load(Ordering::Relaxed),
+            idp_hits: c.idp_hits.load(Ordering::Relaxed),
+            user_reads: c.user_reads.load(Ordering::Relaxed),
+            idp_reads: c.idp_reads.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Applies one cache invalidation; visible to the very next call (R-JWT-10). Only an IDP
+    /// configuration change forgets the IDP's signing keys: a grant change never makes every
+    /// replica refetch the JWKS (and fail if the IDP is slow at that moment).
     pub fn invalidate(&self, notice: &InvalidationNotice) {
         match notice.invalidation {
-            Invalidation::User { user_id } => self.generations.invalidate_user(user_id),
-            Invalidation::All => {
+            alter_bus::Invalidation::User { user_id } => {
+                self.generations.invalidate_user(user_id);
+            }
+            alter_bus::Invalidation::AppGrants => self.generations.invalidate_app(notice.app_id),
+            invalidation => {
                 self.generations.invalidate_app(notice.app_id);
-                // config-api publishes `All` when the IDP changes: forget its keys too.
-                if let Some(entry) = self.idps.get(&notice.app_id) {
-                    self.jwks.forget(entry.config.id);
+                if invalidation.forgets_keys() {
+                    if let Some(entry) = self.idps.get(&notice.app_id) {
+                        self.jwks.forget(entry.config.id);
+                    }
+                    self.idps.remove(&notice.app_id);
                 }
-                self.idps.remove(&notice.app_id);
             }
         }
         self.applied.send_modify(|n| *n += 1);
@@ -177,11 +237,13 @@ impl Verifier {
         if live {
             if let Some(entry) = self.tokens.get(&key)
                 && entry.expires_at > now.timestamp()
+                && entry.resolved.read_at.elapsed() < self.max_age
                 && self
                     .generations
-                    .is_current(entry.stamp, app, Some(entry.user_id))
+                    .is_current(entry.stamp, app, Some(entry.resolved.user_id))
             {
                 self.metrics.token_hit.increment(1);
+                bump(&self.counters.token_hits);
                 return Ok(entry.answer_at(now));
             }
             self.metrics.token_miss.increment(1);
@@ -224,24 +286,20 @@ impl Verifier {
 
         let expires_at = verified.exp;
         let entry = TokenEntry {
-            user_id: resolved.user_id,
-            expires_at,
-            answer: pb::VerifyResponse {
-                user: Some(resolved.user.clone()),
-                groups: resolved.groups.clone(),
-                grants: Vec::new(),
-                roles: identity.roles,
-                token_expires_at: expires_at,
-            },
-            grants: resolved.grants.clone(),
             stamp: resolved.stamp,
+            resolved,
+            expires_at,
+            roles: identity.roles,
         };
         let answer = entry.answer_at(now);
         if live && expires_at > now.timestamp() {
             let now_secs = now.timestamp();
             self.tokens.insert(key, Arc::new(entry), |e| {
                 e.expires_at > now_secs
-                    && self.generations.is_current(e.stamp, app, Some(e.user_id))
+                    && e.resolved.read_at.elapsed() < self.max_age
+                    && self
+                        .generations
+                        .is_current(e.stamp, app, Some(e.resolved.user_id))
             });
         }
         Ok(answer)
@@ -254,9 +312,11 @@ impl Verifier {
             && self.generations.is_current(entry.stamp, app, None)
         {
             self.metrics.idp_hit.increment(1);
+            bump(&self.counters.idp_hits);
             return Ok(entry);
         }
         self.metrics.idp_miss.increment(1);
+        bump(&self.counters.idp_reads);
         let stamp = self.generations.app_stamp(app);
         let config = self.store.get_idp_for_app(app).await?.ok_or_else(|| {
             VerifyError::NoIdentityProvider {
@@ -313,36 +373,43 @@ impl Verifier {
         let key = identity_key(app, idp.config.id, identity);
         if live {
             if let Some(resolved) = self.users.get(&key)
+                && resolved.read_at.elapsed() < self.max_age
                 && self
                     .generations
                     .is_current(resolved.stamp, app, Some(resolved.user_id))
             {
                 self.metrics.user_hit.increment(1);
+                bump(&self.counters.user_hits);
                 return Ok(resolved);
             }
             self.metrics.user_miss.increment(1);
         }
+        bump(&self.counters.user_reads);
         let resolved = Arc::new(self.resolve_from_store(app, idp, identity).await?);
         if live {
             self.users.insert(key, resolved.clone(), |r| {
-                self.generations.is_current(r.stamp, app, Some(r.user_id))
+                r.read_at.elapsed() < self.max_age
+                    && self.generations.is_current(r.stamp, app, Some(r.user_id))
             });
         }
         Ok(resolved)
     }
 
     /// Just-in-time provisioning (R-JWT-06), memberships from the group claim (R-JWT-07)
-    /// and the user's active grants (R-JWT-09). Writes only what changed.
+    /// and the user's active grants (R-JWT-09). Writes only what changed, each change with
+    /// its audit records in the same transaction (the outbox).
     async fn resolve_from_store(
         &self,
         app: AppId,
         idp: &IdpEntry,
         identity: &ExtractedIdentity,
     ) -> Result<ResolvedUser, VerifyError> {
+        // Taken before anything is read, so the maximum age is never exceeded.
+        let read_at = Instant::now();
         let app_stamp = self.generations.app_stamp(app);
         let upserted = self
             .store
-            .upsert_user(
+            .upsert_user_with(
                 app,
                 idp.config.id,
                 &UserUpsert::jit(
@@ -350,27 +417,13 @@ impl Verifier {
                     identity.email.clone(),
                     identity.display_name.clone(),
                 ),
+                &|u: &UpsertedUser| provisioned_records(app, u),
             )
             .await?;
         let user_id = upserted.user.id;
         // Read after the user is known and before anything else is: an invalidation that
         // lands from here on makes this resolution stale.
         let stamp = self.generations.with_user(app_stamp, user_id);
-        let user_ref = UserRef {
-            external_id: identity.external_id.clone(),
-            user_id: Some(user_id),
-        };
-        if upserted.created {
-            self.audit(
-                app,
-                LifecycleKind::UserProvisioned {
-                    user: user_ref.clone(),
-                    email: upserted.user.email.clone(),
-                    display_name: upserted.user.display_name.clone(),
-                },
-            )
-            .await;
-        }
         if upserted.user.status != UserStatus::Active {
             return Ok(ResolvedUser {
                 user_id,
@@ -379,6 +432,7 @@ impl Verifier {
                 groups: Vec::new(),
                 grants: Grants::default(),
                 stamp,
+                read_at,
             });
         }
         if idp.config.claim_mappings.group_claim.is_some() {
@@ -396,14 +450,19 @@ impl Verifier {
                 self.store.upsert_groups(app, &wanted).await?
             };
             let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
-            let diff = self
-                .store
-                .replace_user_memberships(app, user_id, &ids, EventSource::Jwt)
+            let user_ref = UserRef {
+                external_id: identity.external_id.clone(),
+                user_id: Some(user_id),
+            };
+            self.store
+                .replace_user_memberships_with(
+                    app,
+                    user_id,
+                    &ids,
+                    EventSource::Jwt,
+                    &|diff: &MembershipDiff| membership_records(app, &user_ref, &groups, diff),
+                )
                 .await?;
-            if !diff.is_empty() {
-                self.audit_memberships(app, &user_ref, &groups, &diff)
-                    .await?;
-            }
         }
         let (user, groups, grants) = tokio::join!(
             self.store.get_user(app, user_id),
@@ -421,72 +480,66 @@ impl Verifier {
             groups: groups.iter().map(group_message).collect(),
             grants: Grants::from_store(&grants),
             stamp,
+            read_at,
         })
     }
+}
 
-    async fn audit_memberships(
-        &self,
-        app: AppId,
-        user: &UserRef,
-        groups: &[alter_store::Group],
-        diff: &alter_store::MembershipDiff,
-    ) -> Result<(), VerifyError> {
-        for id in &diff.added {
-            if let Some(group) = groups.iter().find(|g| g.id == *id) {
-                self.audit(
-                    app,
-                    LifecycleKind::MembershipAdded {
-                        user: user.clone(),
-                        group: group.external_id.clone(),
-                    },
-                )
-                .await;
-            }
-        }
-        for id in &diff.removed {
-            // Removed groups are not in the claim; read their external IDs for the trail.
-            if let Some(group) = self.store.get_group(app, *id).await? {
-                self.audit(
-                    app,
-                    LifecycleKind::MembershipRemoved {
-                        user: user.clone(),
-                        group: group.external_id,
-                    },
-                )
-                .await;
-            }
-        }
-        Ok(())
+/// A provisioning audit record from the verifier (source `jwt`).
+fn jwt_record(app: AppId, kind: LifecycleKind) -> OutboxMessage {
+    audit_message(&AuditRecord::from_lifecycle(&LifecycleEvent {
+        event_id: EventId::new(),
+        provider_event_id: None,
+        app_id: app,
+        source: EventSource::Jwt,
+        occurred_at: Utc::now(),
+        kind,
+    }))
+}
+
+/// R-JWT-06: a user created just in time lands in the provisioning audit trail.
+fn provisioned_records(app: AppId, upserted: &UpsertedUser) -> Vec<OutboxMessage> {
+    if !upserted.created {
+        return Vec::new();
     }
+    vec![jwt_record(
+        app,
+        LifecycleKind::UserProvisioned {
+            user: UserRef {
+                external_id: upserted.user.external_id.clone(),
+                user_id: Some(upserted.user.id),
+            },
+            email: upserted.user.email.clone(),
+            display_name: upserted.user.display_name.clone(),
+        },
+    )]
+}
 
-    /// Publishes one provisioning audit record (R-JWT-06) to `ALTER_AUDIT`, retrying briefly.
-    /// A record that still cannot be published is logged: the sign-in itself succeeded.
-    async fn audit(&self, app: AppId, kind: LifecycleKind) {
-        let record = AuditRecord::from_lifecycle(&LifecycleEvent {
-            event_id: EventId::new(),
-            provider_event_id: None,
-            app_id: app,
-            source: EventSource::Jwt,
-            occurred_at: Utc::now(),
-            kind,
+/// R-AUD-01: every membership the group claim added or removed.
+fn membership_records(
+    app: AppId,
+    user: &UserRef,
+    groups: &[alter_store::Group],
+    diff: &MembershipDiff,
+) -> Vec<OutboxMessage> {
+    let added = diff.added.iter().filter_map(|id| {
+        let group = groups.iter().find(|g| g.id == *id)?;
+        Some(LifecycleKind::MembershipAdded {
+            user: user.clone(),
+            group: group.external_id.clone(),
+        })
+    });
+    let removed = diff
+        .removed_external_ids
+        .iter()
+        .map(|group| LifecycleKind::MembershipRemoved {
+            user: user.clone(),
+            group: group.clone(),
         });
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match self.bus.publish_audit(&record).await {
-                Ok(_) => return,
-                Err(error) if attempt < 3 => {
-                    tracing::warn!(%app, %error, attempt, "audit publish failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
-                }
-                Err(error) => {
-                    self.metrics.audit_failures.increment(1);
-                    tracing::error!(%app, %error, event_id = %record.event_id, kind = record.subject_token(), "audit record lost: could not publish to the audit stream");
-                    return;
-                }
-            }
-        }
-    }
+    added
+        .chain(removed)
+        .map(|kind| jwt_record(app, kind))
+        .collect()
 }
 
 /// The token cache key: the app and the token, hashed together so a token verified for one

@@ -6,15 +6,16 @@
 mod admin;
 mod connect;
 mod host;
+pub mod outbox;
 mod readiness;
 mod service;
 mod shutdown;
 
 pub use admin::admin_router;
 pub use alter_config::CommonSettings;
-pub use connect::{ConnectError, connect_bus, connect_store};
+pub use connect::{ConnectError, Deps, connect_bus, connect_store};
 pub use host::{HostError, ServiceHost};
 pub use readiness::{NatsReadiness, PostgresReadiness, Readiness, ReadinessCheck};
-pub use service::{BoxError, Service, run_service};
+pub use service::{BoxError, Service, error_chain, run_service};
 pub use shutdown::cancel_on_signals;
 pub use tokio_util::sync::CancellationToken;

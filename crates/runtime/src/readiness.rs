@@ -27,8 +27,13 @@ impl std::fmt::Debug for Readiness {
 
 impl Readiness {
     pub fn add(&self, check: impl ReadinessCheck + 'static) {
+        self.add_shared(Arc::new(check));
+    }
+
+    /// Adds a check shared with other services of the process (one pool, one connection).
+    pub fn add_shared(&self, check: Arc<dyn ReadinessCheck>) {
         if let Ok(mut checks) = self.checks.write() {
-            checks.push(Arc::new(check));
+            checks.push(check);
         }
     }
 

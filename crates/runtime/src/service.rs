@@ -14,8 +14,13 @@ pub trait Service: Sized + Send + 'static {
     const NAME: &'static str;
 
     fn common(config: &Self::Config) -> &CommonSettings;
-    /// Binds listeners and connects dependencies; nothing is served yet.
+    /// Connects its own dependencies, binds listeners; nothing is served yet.
     fn build(config: Self::Config) -> impl Future<Output = Result<Self, BoxError>> + Send;
+    /// Binds listeners over the given adapters (shared with the process's other services).
+    fn build_with(
+        config: Self::Config,
+        deps: crate::Deps,
+    ) -> impl Future<Output = Result<Self, BoxError>> + Send;
     /// The main port (gRPC, or HTTP for webhook-ingest).
     fn port(&self) -> u16;
     fn admin_port(&self) -> u16;
@@ -25,6 +30,22 @@ pub trait Service: Sized + Send + 'static {
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error and its causes, `outer: cause: root cause`, skipping a cause whose text the
+/// outer message already includes.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
 
 /// The whole `main` of a service binary.
 pub fn run_service<S: Service>() -> ExitCode {
@@ -56,8 +77,9 @@ pub fn run_service<S: Service>() -> ExitCode {
         let service = match S::build(config).await {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(service = S::NAME, error = %e, "failed to start");
-                eprintln!("{}: failed to start: {e}", S::NAME);
+                let chain = error_chain(e.as_ref());
+                tracing::error!(service = S::NAME, error = %chain, "failed to start");
+                eprintln!("{}: failed to start: {chain}", S::NAME);
                 return ExitCode::FAILURE;
             }
         };
@@ -79,7 +101,7 @@ pub fn run_service<S: Service>() -> ExitCode {
 }
 
 /// Gives an application type (a struct with a `host: ServiceHost` field and inherent
-/// `build(Config)` and `run_until_stopped()` methods) its `port()`, `admin_port()` and
+/// `build(Config)`, `build_with(Config, Deps)` and `run_until_stopped()` methods) its `port()`, `admin_port()` and
 /// `shutdown_token()` accessors and implements [`Service`] for it — i.e. every Alter service.
 #[macro_export]
 macro_rules! impl_service {
@@ -108,6 +130,12 @@ macro_rules! impl_service {
             }
             async fn build(config: $config) -> Result<Self, $crate::BoxError> {
                 Ok(<$app>::build(config).await?)
+            }
+            async fn build_with(
+                config: $config,
+                deps: $crate::Deps,
+            ) -> Result<Self, $crate::BoxError> {
+                Ok(<$app>::build_with(config, deps).await?)
             }
             fn port(&self) -> u16 {
                 <$app>::port(self)

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
+use crate::outbox::{Effects, RequestKey, no_effects};
 
 /// What to create. Eligibility of group grants (R-CFG-09) is checked by the caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +50,18 @@ pub struct Grant {
 #[async_trait]
 pub trait GrantStore: Send + Sync {
     /// Creates a grant. `NotFound` when the principal user or group is not in the app.
-    async fn create_grant(&self, app: AppId, grant: &NewGrant) -> StoreResult<Grant>;
+    async fn create_grant(&self, app: AppId, grant: &NewGrant) -> StoreResult<Grant> {
+        self.create_grant_with(app, grant, None, &no_effects).await
+    }
+    /// [`GrantStore::create_grant`] with its side effects in the same transaction; with a
+    /// request key, a retried call returns the grant the first call created.
+    async fn create_grant_with(
+        &self,
+        app: AppId,
+        grant: &NewGrant,
+        key: Option<&RequestKey>,
+        effects: Effects<'_, Grant>,
+    ) -> StoreResult<Grant>;
     async fn get_grant(&self, app: AppId, grant: GrantId) -> StoreResult<Option<Grant>>;
     /// Grants of the app (revoked ones included) in ID order, `limit` at a time.
     async fn list_grants(
@@ -75,6 +87,17 @@ pub trait GrantStore: Send + Sync {
         app: AppId,
         grant: GrantId,
         by: &RevokedBy,
+    ) -> StoreResult<Option<Grant>> {
+        self.revoke_grant_with(app, grant, by, &no_effects).await
+    }
+    /// [`GrantStore::revoke_grant`] with its side effects in the same transaction; they are
+    /// computed (and written) only when this call revoked the grant.
+    async fn revoke_grant_with(
+        &self,
+        app: AppId,
+        grant: GrantId,
+        by: &RevokedBy,
+        effects: Effects<'_, Grant>,
     ) -> StoreResult<Option<Grant>>;
     /// Revokes every active grant bound to the user (R-REV-02); returns those it revoked.
     async fn revoke_all_for_user(

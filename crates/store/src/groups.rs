@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
+use crate::outbox::{Effects, no_effects};
 
 /// A stored group. A deleted group keeps its row (for audit and grants history) with
 /// `deleted_at` set and no members.
@@ -40,6 +41,8 @@ pub struct Membership {
 pub struct MembershipDiff {
     pub added: Vec<GroupId>,
     pub removed: Vec<GroupId>,
+    /// The external IDs of the `removed` groups, in the same order (for the audit trail).
+    pub removed_external_ids: Vec<ExternalGroupId>,
 }
 
 impl MembershipDiff {
@@ -95,6 +98,19 @@ pub trait GroupStore: Send + Sync {
         user: UserId,
         groups: &[GroupId],
         source: EventSource,
+    ) -> StoreResult<MembershipDiff> {
+        self.replace_user_memberships_with(app, user, groups, source, &no_effects)
+            .await
+    }
+    /// [`GroupStore::replace_user_memberships`] with its side effects (the membership audit
+    /// records) in the same transaction; they are computed only when something changed.
+    async fn replace_user_memberships_with(
+        &self,
+        app: AppId,
+        user: UserId,
+        groups: &[GroupId],
+        source: EventSource,
+        effects: Effects<'_, MembershipDiff>,
     ) -> StoreResult<MembershipDiff>;
     /// The groups the user belongs to (never deleted ones), in ID order.
     async fn list_user_groups(&self, app: AppId, user: UserId) -> StoreResult<Vec<Group>>;

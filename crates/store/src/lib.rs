@@ -12,6 +12,7 @@ pub mod error;
 pub mod grants;
 pub mod groups;
 pub mod idps;
+pub mod outbox;
 mod postgres;
 pub mod processed_events;
 pub mod secrets;
@@ -30,6 +31,10 @@ pub use error::{StoreError, StoreResult};
 pub use grants::{Grant, GrantStore, NewGrant, RevokedBy};
 pub use groups::{Group, GroupStore, GroupUpsert, Membership, MembershipDiff};
 pub use idps::{IdentityProvider, IdpStore, NewIdp, SignInSettings};
+pub use outbox::{
+    Effects, OutboxBacklog, OutboxMessage, OutboxStore, OutboxTopic, PendingMessage, RequestKey,
+    no_effects,
+};
 pub use postgres::{MIGRATOR, PgStore};
 pub use processed_events::ProcessedEvents;
 pub use secrets::{SealedSecret, SecretPurpose, SecretStore, StoredSecret};
@@ -47,6 +52,7 @@ pub trait Store:
     + DirectoryRunStore
     + AuditStore
     + ProcessedEvents
+    + OutboxStore
 {
 }
 
@@ -60,5 +66,6 @@ impl<T> Store for T where
         + DirectoryRunStore
         + AuditStore
         + ProcessedEvents
+        + OutboxStore
 {
 }

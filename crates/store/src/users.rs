@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
+use crate::outbox::{Effects, no_effects};
 
 /// A stored user.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +92,17 @@ pub trait UserStore: Send + Sync {
         app: AppId,
         idp: IdpId,
         user: &UserUpsert,
+    ) -> StoreResult<UpsertedUser> {
+        self.upsert_user_with(app, idp, user, &no_effects).await
+    }
+    /// [`UserStore::upsert_user`] with its side effects (e.g. the just-in-time provisioning
+    /// audit record) in the same transaction.
+    async fn upsert_user_with(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        user: &UserUpsert,
+        effects: Effects<'_, UpsertedUser>,
     ) -> StoreResult<UpsertedUser>;
     /// The batched form for directory sync: one statement (UNNEST) per call. When the same
     /// external ID appears twice the last entry wins; results come in first-seen order of

@@ -317,12 +317,12 @@ async fn store_failure_naks_for_redelivery_and_the_record_lands_once_the_store_i
         retry_delay_ms: 50,
         ..Settings::default()
     };
-    let bus = Arc::new(
+    let bus: Arc<dyn alter_bus::EventBus> = Arc::new(
         Bus::connect(BusConfig::new(test_nats_url(), env.bus.names().prefix()))
             .await
             .unwrap(),
     );
-    let deliveries = AuditWriter::open(&bus).await.unwrap();
+    let deliveries = AuditWriter::open(bus.as_ref()).await.unwrap();
     let writer = AuditWriter::new(Arc::new(PgStore::new(unreachable)), &settings);
     let shutdown = alter_runtime::CancellationToken::new();
     let failing = tokio::spawn(writer.run(bus.clone(), deliveries, shutdown.clone()));

@@ -104,6 +104,7 @@ async fn audit_records_flow_to_the_audit_writer_through_the_trait() {
             grant_id: GrantId::new(),
             principal: Principal::User(UserId::new()),
             caused_by: Some(event.event_id),
+            actor: None,
         },
         ..applied.clone()
     };

@@ -19,7 +19,10 @@ async fn every_call_needs_a_configured_admin_bearer_token() {
         &["authorization", "Bearer", "ALTER_ADMIN_TOKEN"],
     );
     let err = anonymous
-        .create_app(pb::CreateAppRequest { name: "x".into() })
+        .create_app(pb::CreateAppRequest {
+            name: "x".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -85,7 +88,10 @@ async fn unknown_ids_are_not_found_and_malformed_ones_name_the_field() {
     assert_status(&err, Code::InvalidArgument, &["app_id"]);
     let err = h
         .client
-        .create_app(pb::CreateAppRequest { name: "".into() })
+        .create_app(pb::CreateAppRequest {
+            name: "".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_status(&err, Code::InvalidArgument, &["name"]);

@@ -25,6 +25,7 @@ fn grant(
         principal_kind: kind.into(),
         principal_id: principal.to_string(),
         expires_at: String::new(),
+        ..Default::default()
     }
 }
 

@@ -170,6 +170,7 @@ async fn r_cfg_03_custom_oidc_may_give_its_jwks_uri_by_hand_without_discovery_bu
         audience: "api".into(),
         jwks_uri: jwks.clone(),
         claim_mappings: None,
+        ..Default::default()
     };
     let err = h.client.create_idp(req.clone()).await.unwrap_err();
     assert_status(&err, Code::InvalidArgument, &["jwks_uri", "custom_oidc"]);

@@ -45,7 +45,10 @@ impl Harness {
     pub async fn app(&mut self, name: &str) -> AppId {
         let app = self
             .client
-            .create_app(pb::CreateAppRequest { name: name.into() })
+            .create_app(pb::CreateAppRequest {
+                name: name.into(),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -76,6 +79,7 @@ impl Harness {
                 audience: "https://api.example.test".into(),
                 jwks_uri: String::new(),
                 claim_mappings: mappings,
+                ..Default::default()
             })
             .await
             .map(tonic::Response::into_inner)

@@ -26,6 +26,7 @@ async fn get_user_shows_groups_and_active_grants_including_group_grants_on_clerk
                 principal_kind: kind.into(),
                 principal_id: principal,
                 expires_at: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -8,6 +8,7 @@ use sqlx::postgres::PgRow;
 use super::{PgStore, page_limit};
 use crate::apps::{App, AppStore};
 use crate::error::{StoreError, StoreResult};
+use crate::outbox::{Effects, RequestKey};
 
 fn app_from_row(row: &PgRow) -> StoreResult<App> {
     Ok(App {
@@ -19,7 +20,12 @@ fn app_from_row(row: &PgRow) -> StoreResult<App> {
 
 #[async_trait]
 impl AppStore for PgStore {
-    async fn create_app(&self, name: &str) -> StoreResult<App> {
+    async fn create_app_with(
+        &self,
+        name: &str,
+        key: Option<&RequestKey>,
+        effects: Effects<'_, App>,
+    ) -> StoreResult<App> {
         let count = name.chars().count();
         if count == 0 || count > 200 {
             return Err(StoreError::Invalid(FieldError::new(
@@ -27,14 +33,28 @@ impl AppStore for PgStore {
                 format!("must be 1 to 200 characters long; got {count}"),
             )));
         }
+        let id = AppId::new();
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = key
+            && let Some(first) =
+                Self::claim_request_key(&mut tx, None, "CreateApp", key, id.as_uuid()).await?
+        {
+            drop(tx);
+            return self
+                .get_app(AppId::from_uuid(first))
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("app {first}")));
+        }
         let row = sqlx::query(
             "INSERT INTO apps (id, name) VALUES ($1, $2) RETURNING id, name, created_at",
         )
-        .bind(AppId::new().as_uuid())
+        .bind(id.as_uuid())
         .bind(name)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        app_from_row(&row)
+        let app = app_from_row(&row)?;
+        self.commit_with(tx, effects(&app)).await?;
+        Ok(app)
     }
 
     async fn get_app(&self, app: AppId) -> StoreResult<Option<App>> {

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{PgStore, is_foreign_key_violation, page_limit, parse_source};
 use crate::error::{StoreError, StoreResult};
 use crate::grants::{Grant, GrantStore, NewGrant, RevokedBy};
+use crate::outbox::{Effects, RequestKey};
 
 macro_rules! grant_columns {
     () => {
@@ -114,7 +115,26 @@ impl PgStore {
 
 #[async_trait]
 impl GrantStore for PgStore {
-    async fn create_grant(&self, app: AppId, grant: &NewGrant) -> StoreResult<Grant> {
+    async fn create_grant_with(
+        &self,
+        app: AppId,
+        grant: &NewGrant,
+        key: Option<&RequestKey>,
+        effects: Effects<'_, Grant>,
+    ) -> StoreResult<Grant> {
+        let id = GrantId::new();
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = key
+            && let Some(first) =
+                Self::claim_request_key(&mut tx, Some(app), "CreateGrant", key, id.as_uuid())
+                    .await?
+        {
+            drop(tx);
+            return self
+                .get_grant(app, GrantId::from_uuid(first))
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("grant {first}")));
+        }
         let (kind, user, group) = match grant.principal {
             Principal::User(user) => ("user", Some(user.as_uuid()), None),
             Principal::Group(group) => ("group", None, Some(group.as_uuid())),
@@ -125,17 +145,21 @@ impl GrantStore for PgStore {
              principal_group_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
             grant_columns!()
         ))
-        .bind(GrantId::new().as_uuid())
+        .bind(id.as_uuid())
         .bind(app.as_uuid())
         .bind(&grant.credential_ref)
         .bind(kind)
         .bind(user)
         .bind(group)
         .bind(grant.expires_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await;
         match result {
-            Ok(row) => grant_from_row(&row),
+            Ok(row) => {
+                let created = grant_from_row(&row)?;
+                self.commit_with(tx, effects(&created)).await?;
+                Ok(created)
+            }
             Err(e) if is_foreign_key_violation(&e) => {
                 Err(StoreError::not_found(match grant.principal {
                     Principal::User(user) => format!("user {user} (the grant's principal)"),
@@ -194,12 +218,14 @@ impl GrantStore for PgStore {
         rows.iter().map(grant_from_row).collect()
     }
 
-    async fn revoke_grant(
+    async fn revoke_grant_with(
         &self,
         app: AppId,
         grant: GrantId,
         by: &RevokedBy,
+        effects: Effects<'_, Grant>,
     ) -> StoreResult<Option<Grant>> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE grants SET revoked_at = now(), revoked_source = $3, revoked_by = $4 \
              WHERE app_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING ",
@@ -209,10 +235,14 @@ impl GrantStore for PgStore {
         .bind(grant.as_uuid())
         .bind(by.source.as_str())
         .bind(&by.cause)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         match row {
-            Some(row) => grant_from_row(&row).map(Some),
+            Some(row) => {
+                let revoked = grant_from_row(&row)?;
+                self.commit_with(tx, effects(&revoked)).await?;
+                Ok(Some(revoked))
+            }
             None if self.get_grant(app, grant).await?.is_some() => Ok(None),
             None => Err(StoreError::not_found(format!("grant {grant}"))),
         }

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::error::{StoreError, StoreResult};
 use crate::groups::{Group, GroupStore, GroupUpsert, Membership, MembershipDiff};
+use crate::outbox::Effects;
 
 macro_rules! group_columns {
     () => {
@@ -215,12 +216,13 @@ impl GroupStore for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn replace_user_memberships(
+    async fn replace_user_memberships_with(
         &self,
         app: AppId,
         user: UserId,
         groups: &[GroupId],
         source: EventSource,
+        effects: Effects<'_, MembershipDiff>,
     ) -> StoreResult<MembershipDiff> {
         let wanted: Vec<Uuid> = groups.iter().map(|g| g.as_uuid()).collect();
         let mut tx = self.pool.begin().await?;
@@ -234,9 +236,11 @@ impl GroupStore for PgStore {
         if locked.is_none() {
             return Err(StoreError::not_found(format!("user {user}")));
         }
-        let removed: Vec<Uuid> = sqlx::query_scalar(
-            "DELETE FROM memberships WHERE app_id = $1 AND user_id = $2 AND NOT (group_id = ANY($3::uuid[])) \
-             RETURNING group_id",
+        let removed: Vec<(Uuid, String)> = sqlx::query_as(
+            "WITH gone AS (DELETE FROM memberships WHERE app_id = $1 AND user_id = $2 \
+                 AND NOT (group_id = ANY($3::uuid[])) RETURNING group_id) \
+             SELECT gone.group_id, g.external_id FROM gone \
+             JOIN groups g ON g.app_id = $1 AND g.id = gone.group_id ORDER BY gone.group_id",
         )
         .bind(app.as_uuid())
         .bind(user.as_uuid())
@@ -260,13 +264,26 @@ impl GroupStore for PgStore {
                 e.into()
             }
         })?;
-        tx.commit().await?;
         let mut diff = MembershipDiff {
             added: added.into_iter().map(GroupId::from_uuid).collect(),
-            removed: removed.into_iter().map(GroupId::from_uuid).collect(),
+            removed: Vec::with_capacity(removed.len()),
+            removed_external_ids: Vec::with_capacity(removed.len()),
         };
         diff.added.sort();
-        diff.removed.sort();
+        // Already in group-ID order (the query sorts).
+        for (id, external_id) in removed {
+            diff.removed.push(GroupId::from_uuid(id));
+            diff.removed_external_ids.push(
+                ExternalGroupId::parse("groups.external_id", &external_id)
+                    .map_err(corrupt("group external ID"))?,
+            );
+        }
+        let messages = if diff.is_empty() {
+            Vec::new()
+        } else {
+            effects(&diff)
+        };
+        self.commit_with(tx, messages).await?;
         Ok(diff)
     }
 

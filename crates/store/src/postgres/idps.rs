@@ -8,6 +8,7 @@ use sqlx::postgres::PgRow;
 use super::{PgStore, corrupt, is_foreign_key_violation, is_unique_violation};
 use crate::error::{StoreError, StoreResult};
 use crate::idps::{IdentityProvider, IdpStore, NewIdp, SignInSettings};
+use crate::outbox::{Effects, RequestKey};
 
 macro_rules! idp_columns {
     () => {
@@ -47,8 +48,36 @@ fn idp_from_row(row: &PgRow) -> StoreResult<IdentityProvider> {
 
 #[async_trait]
 impl IdpStore for PgStore {
-    async fn create_idp(&self, app: AppId, idp: &NewIdp) -> StoreResult<IdentityProvider> {
+    async fn create_idp_with(
+        &self,
+        app: AppId,
+        idp: &NewIdp,
+        key: Option<&RequestKey>,
+        effects: Effects<'_, IdentityProvider>,
+    ) -> StoreResult<IdentityProvider> {
         let m = &idp.claim_mappings;
+        let id = IdpId::new();
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = key {
+            match Self::claim_request_key(&mut tx, Some(app), "CreateIdp", key, id.as_uuid()).await
+            {
+                Ok(None) => {}
+                Ok(Some(first)) => {
+                    drop(tx);
+                    return self
+                        .get_idp(app, IdpId::from_uuid(first))
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::not_found(format!("identity provider {first}"))
+                        });
+                }
+                // The key's app must exist: say so as the create itself would.
+                Err(StoreError::Database(e)) if is_foreign_key_violation(&e) => {
+                    return Err(StoreError::not_found(format!("app {app}")));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let result = sqlx::query(concat!(
             "INSERT INTO identity_providers (id, app_id, kind, issuer, jwks_uri, audience, user_id_claim, \
              group_claim, role_claim, email_claim, display_name_claim, group_claim_stable_ids, \
@@ -56,7 +85,7 @@ impl IdpStore for PgStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
             idp_columns!()
         ))
-            .bind(IdpId::new().as_uuid())
+            .bind(id.as_uuid())
             .bind(app.as_uuid())
             .bind(idp.kind.as_str())
             .bind(&idp.issuer)
@@ -70,10 +99,14 @@ impl IdpStore for PgStore {
             .bind(m.group_claim_stable_ids)
             .bind(idp.sign_in.as_ref().map(|s| s.client_id.as_str()))
             .bind(idp.sign_in.as_ref().and_then(|s| s.wallet_logout_url.as_deref()))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await;
         match result {
-            Ok(row) => idp_from_row(&row),
+            Ok(row) => {
+                let created = idp_from_row(&row)?;
+                self.commit_with(tx, effects(&created)).await?;
+                Ok(created)
+            }
             Err(e) if is_unique_violation(&e) => Err(StoreError::already_exists(format!(
                 "an identity provider for app {app} (an app has at most one; update or delete the existing one)"
             ))),
@@ -121,12 +154,14 @@ impl IdpStore for PgStore {
         row.as_ref().map(idp_from_row).transpose()
     }
 
-    async fn update_claim_mappings(
+    async fn update_claim_mappings_with(
         &self,
         app: AppId,
         idp: IdpId,
         mappings: &ClaimMappings,
+        effects: Effects<'_, IdentityProvider>,
     ) -> StoreResult<IdentityProvider> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE identity_providers SET user_id_claim = $3, group_claim = $4, role_claim = $5, \
              email_claim = $6, display_name_claim = $7, group_claim_stable_ids = $8 \
@@ -141,11 +176,14 @@ impl IdpStore for PgStore {
         .bind(&mappings.email_claim)
         .bind(&mappings.display_name_claim)
         .bind(mappings.group_claim_stable_ids)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = row {
-            return idp_from_row(&row);
+            let updated = idp_from_row(&row)?;
+            self.commit_with(tx, effects(&updated)).await?;
+            return Ok(updated);
         }
+        drop(tx);
         match self.get_idp(app, idp).await? {
             None => Err(StoreError::not_found(format!("identity provider {idp}"))),
             Some(current) => Err(StoreError::conflict(format!(
@@ -176,17 +214,23 @@ impl IdpStore for PgStore {
         Ok(row.try_get("locked")?)
     }
 
-    async fn delete_idp(&self, app: AppId, idp: IdpId) -> StoreResult<()> {
+    async fn delete_idp_with(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        effects: Effects<'_, ()>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query("DELETE FROM identity_providers WHERE app_id = $1 AND id = $2")
             .bind(app.as_uuid())
             .bind(idp.as_uuid())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await;
         match result {
             Ok(done) if done.rows_affected() == 0 => {
                 Err(StoreError::not_found(format!("identity provider {idp}")))
             }
-            Ok(_) => Ok(()),
+            Ok(_) => self.commit_with(tx, effects(&())).await,
             Err(e) if is_foreign_key_violation(&e) => Err(StoreError::conflict(format!(
                 "identity provider {idp} cannot be deleted: users have signed in through it and are \
                  keyed by its subjects; create a new app to connect a different identity provider"
@@ -195,12 +239,14 @@ impl IdpStore for PgStore {
         }
     }
 
-    async fn set_sign_in(
+    async fn set_sign_in_with(
         &self,
         app: AppId,
         idp: IdpId,
         sign_in: Option<&SignInSettings>,
+        effects: Effects<'_, IdentityProvider>,
     ) -> StoreResult<IdentityProvider> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!(
             "UPDATE identity_providers SET sign_in_client_id = $3, sign_in_wallet_logout_url = $4 \
              WHERE app_id = $1 AND id = $2 RETURNING ",
@@ -210,10 +256,14 @@ impl IdpStore for PgStore {
         .bind(idp.as_uuid())
         .bind(sign_in.map(|s| s.client_id.as_str()))
         .bind(sign_in.and_then(|s| s.wallet_logout_url.as_deref()))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         match row {
-            Some(row) => idp_from_row(&row),
+            Some(row) => {
+                let updated = idp_from_row(&row)?;
+                self.commit_with(tx, effects(&updated)).await?;
+                Ok(updated)
+            }
             None => Err(StoreError::not_found(format!("identity provider {idp}"))),
         }
     }

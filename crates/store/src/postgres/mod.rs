@@ -7,12 +7,14 @@ mod directory_runs;
 mod grants;
 mod groups;
 mod idps;
+mod outbox;
 mod processed_events;
 mod secrets;
 mod users;
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alter_core::{EventSource, FieldError, UserStatus};
@@ -28,19 +30,24 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// Wakes this process's outbox relay after a commit that wrote messages.
+    signal: Arc<tokio::sync::Notify>,
 }
 
 impl PgStore {
     /// Wraps an existing pool.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            signal: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     /// Connects a pool of at most `max_connections` to `url`. Connections are not pinged on
     /// every acquire (`test_before_acquire(false)`), which nearly doubles small-query rates.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         let pool = pool_options(max_connections).connect(url).await?;
-        Ok(Self { pool })
+        Ok(Self::new(pool))
     }
 
     /// Applies any migrations not yet applied.

@@ -5,14 +5,15 @@ use std::collections::HashMap;
 
 use alter_core::{AppId, ExternalUserId, IdpId, UserId, UserStatus};
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{
     PgStore, corrupt, dedupe_last_wins, is_foreign_key_violation, page_limit, parse_status,
 };
 use crate::error::{StoreError, StoreResult};
+use crate::outbox::Effects;
 use crate::users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
 
 macro_rules! user_columns {
@@ -93,23 +94,11 @@ fn upserted_from_row(row: &PgRow) -> StoreResult<UpsertedUser> {
     })
 }
 
-#[async_trait]
-impl UserStore for PgStore {
-    async fn upsert_user(
+impl PgStore {
+    /// The batched upsert on `conn` (a pooled connection or the caller's transaction).
+    async fn upsert_users_on(
         &self,
-        app: AppId,
-        idp: IdpId,
-        user: &UserUpsert,
-    ) -> StoreResult<UpsertedUser> {
-        let mut out = self
-            .upsert_users_batch(app, idp, std::slice::from_ref(user))
-            .await?;
-        out.pop()
-            .ok_or_else(|| StoreError::not_found(format!("user {}", user.external_id)))
-    }
-
-    async fn upsert_users_batch(
-        &self,
+        conn: &mut PgConnection,
         app: AppId,
         idp: IdpId,
         users: &[UserUpsert],
@@ -133,7 +122,7 @@ impl UserStore for PgStore {
             .bind(&names)
             .bind(&statuses)
             .bind(&versions)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await;
         let rows = match result {
             Ok(rows) => rows,
@@ -175,6 +164,36 @@ impl UserStore for PgStore {
             }
         }
         Ok(out)
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn upsert_user_with(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        user: &UserUpsert,
+        effects: Effects<'_, UpsertedUser>,
+    ) -> StoreResult<UpsertedUser> {
+        let mut tx = self.pool.begin().await?;
+        let upserted = self
+            .upsert_users_on(&mut tx, app, idp, std::slice::from_ref(user))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::not_found(format!("user {}", user.external_id)))?;
+        self.commit_with(tx, effects(&upserted)).await?;
+        Ok(upserted)
+    }
+
+    async fn upsert_users_batch(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        users: &[UserUpsert],
+    ) -> StoreResult<Vec<UpsertedUser>> {
+        let mut conn = self.pool.acquire().await?;
+        self.upsert_users_on(&mut conn, app, idp, users).await
     }
 
     async fn set_user_status(

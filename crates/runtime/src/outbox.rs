@@ -1,0 +1,257 @@
+//! The outbox relay: publishes what state changes wrote to the store's outbox (audit
+//! records, cache invalidations, lifecycle events) at least once, then marks it sent. One runs
+//! in every process that writes the outbox; replicas share the work through leases.
+//!
+//! A change wakes the relay of its own process at once (the store's outbox signal), so a
+//! revocation's invalidation is on the bus within a millisecond or so of its commit; a poll
+//! picks up what other processes (or a crashed one) left behind. While the bus is down the
+//! messages wait in the outbox and the backlog gauge grows; when it is back they drain.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alter_bus::{AuditRecord, EventBus, Invalidation};
+use alter_core::{AppId, LifecycleEvent};
+use alter_store::{OutboxMessage, OutboxTopic, PendingMessage, Store, StoreError};
+use chrono::Utc;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+/// How the relay runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelaySettings {
+    /// Messages leased and published per round.
+    pub batch: u32,
+    /// How long a leased message is left to one relay before another may take it.
+    pub lease: Duration,
+    /// How often the outbox is checked when nothing in this process woke the relay.
+    pub poll: Duration,
+    /// How long to wait before retrying after the bus or the store failed.
+    pub retry: Duration,
+    /// How long sent messages are kept (for inspection) before they are purged.
+    pub retention: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            batch: 256,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            retry: Duration::from_millis(500),
+            retention: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The audit record as an outbox message; its ID is the record's event ID (the bus message
+/// ID and the audit-writer's idempotency key).
+pub fn audit_message(record: &AuditRecord) -> OutboxMessage {
+    OutboxMessage {
+        id: record.event_id.as_uuid(),
+        app_id: record.app_id,
+        topic: OutboxTopic::Audit,
+        // Serialising these plain types cannot fail; an empty payload would be refused
+        // (and logged) by the relay rather than lost silently.
+        payload: alter_bus::audit::encode_audit(record)
+            .map(|b| b.to_vec())
+            .unwrap_or_default(),
+    }
+}
+
+/// A cache invalidation as an outbox message.
+pub fn invalidation_message(app_id: AppId, invalidation: Invalidation) -> OutboxMessage {
+    OutboxMessage {
+        id: uuid::Uuid::now_v7(),
+        app_id,
+        topic: OutboxTopic::Invalidation,
+        payload: serde_json::to_vec(&invalidation).unwrap_or_default(),
+    }
+}
+
+/// A lifecycle event as an outbox message; its ID is the event's ID.
+pub fn lifecycle_message(event: &LifecycleEvent) -> OutboxMessage {
+    OutboxMessage {
+        id: event.event_id.as_uuid(),
+        app_id: event.app_id,
+        topic: OutboxTopic::Lifecycle,
+        payload: alter_bus::codec::encode_lifecycle(event).to_vec(),
+    }
+}
+
+/// Why a round did not publish everything.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("cannot read the outbox: {0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "{failed} of {total} outbox messages could not be published ({first}); they stay pending and are retried"
+    )]
+    Publish {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+}
+
+/// Publishes the outbox of one store to one bus.
+pub struct OutboxRelay {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn EventBus>,
+    settings: RelaySettings,
+}
+
+impl std::fmt::Debug for OutboxRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxRelay")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboxRelay {
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, settings: RelaySettings) -> Self {
+        Self {
+            store,
+            bus,
+            settings,
+        }
+    }
+
+    /// Runs the relay on a background task until `shutdown`; before it stops it makes one
+    /// last round so a change made just before shutdown is not left for the next start.
+    pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.run(shutdown))
+    }
+
+    async fn run(self, shutdown: CancellationToken) {
+        let signal = self.store.outbox_signal();
+        let mut last_purge = Instant::now();
+        loop {
+            let outcome = self.publish_pending().await;
+            let wait = match &outcome {
+                // A full batch: more may be waiting.
+                Ok(n) if *n >= self.settings.batch as usize => Duration::ZERO,
+                Ok(_) => self.settings.poll,
+                Err(error) => {
+                    tracing::warn!(%error, "outbox relay round failed");
+                    self.settings.retry
+                }
+            };
+            if outcome.as_ref().map_or(true, |n| *n == 0) {
+                self.report_backlog().await;
+            }
+            if last_purge.elapsed() >= self.settings.retention.min(Duration::from_secs(600)) {
+                self.purge().await;
+                last_purge = Instant::now();
+            }
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    if let Err(error) = self.publish_pending().await {
+                        tracing::warn!(%error, "outbox relay: the last round before shutdown failed; the rest is published at the next start");
+                    }
+                    return;
+                }
+                () = signal.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One round: leases a batch, publishes it (many at once), marks what was published as
+    /// sent and gives the rest back. Returns how many were published.
+    pub async fn publish_pending(&self) -> Result<usize, RelayError> {
+        let pending = self
+            .store
+            .lease_outbox(self.settings.batch, self.settings.lease)
+            .await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let total = pending.len();
+        let results: Vec<(i64, Result<(), String>)> = futures::stream::iter(pending)
+            .map(|message| async move {
+                let seq = message.seq;
+                (seq, self.publish(&message).await)
+            })
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        let mut sent = Vec::with_capacity(total);
+        let mut failed = Vec::new();
+        let mut first = None;
+        for (seq, result) in results {
+            match result {
+                Ok(()) => sent.push(seq),
+                Err(error) => {
+                    failed.push(seq);
+                    first.get_or_insert(error);
+                }
+            }
+        }
+        self.store.mark_outbox_sent(&sent).await?;
+        metrics::counter!("alter_outbox_published_total").increment(sent.len() as u64);
+        if let Some(first) = first {
+            metrics::counter!("alter_outbox_publish_failures_total").increment(failed.len() as u64);
+            self.store.release_outbox(&failed).await?;
+            return Err(RelayError::Publish {
+                failed: failed.len(),
+                total,
+                first,
+            });
+        }
+        Ok(sent.len())
+    }
+
+    async fn publish(&self, pending: &PendingMessage) -> Result<(), String> {
+        let message = &pending.message;
+        let result = match message.topic {
+            OutboxTopic::Audit => {
+                let record = alter_bus::audit::decode_audit(&message.payload)
+                    .map_err(|e| format!("outbox message {} is unreadable: {e}", pending.seq))?;
+                self.bus.publish_audit(&record).await.map(|_| ())
+            }
+            OutboxTopic::Invalidation => {
+                let invalidation: Invalidation = serde_json::from_slice(&message.payload)
+                    .map_err(|e| format!("outbox message {} is unreadable: {e}", pending.seq))?;
+                self.bus
+                    .publish_invalidation(message.app_id, invalidation)
+                    .await
+            }
+            OutboxTopic::Lifecycle => {
+                let event = alter_bus::codec::decode_lifecycle(&message.payload)
+                    .map_err(|e| format!("outbox message {} is unreadable: {e}", pending.seq))?;
+                self.bus.publish_lifecycle(&event).await.map(|_| ())
+            }
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    /// Sets `alter_outbox_backlog` and `alter_outbox_oldest_pending_seconds`.
+    async fn report_backlog(&self) {
+        match self.store.outbox_backlog().await {
+            Ok(backlog) => {
+                metrics::gauge!("alter_outbox_backlog").set(backlog.pending as f64);
+                let age = backlog
+                    .oldest
+                    .map_or(0.0, |t| (Utc::now() - t).as_seconds_f64().max(0.0));
+                metrics::gauge!("alter_outbox_oldest_pending_seconds").set(age);
+            }
+            Err(error) => tracing::warn!(%error, "cannot read the outbox backlog"),
+        }
+    }
+
+    async fn purge(&self) {
+        let Ok(retention) = chrono::Duration::from_std(self.settings.retention) else {
+            return;
+        };
+        match self.store.purge_outbox(Utc::now() - retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "purged sent outbox messages"),
+            Err(error) => tracing::warn!(%error, "cannot purge sent outbox messages"),
+        }
+    }
+}
