@@ -5,4 +5,6 @@
 
 mod all_services;
 mod audit_trail;
+mod nats_outage;
+mod seams;
 mod verify_path;

@@ -15,7 +15,7 @@ pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
 
 use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
-use alter_runtime::outbox::{OutboxRelay, RelaySettings};
+use alter_runtime::outbox::OutboxRelay;
 use alter_runtime::{Deps, Service, ServiceHost};
 
 /// The running service: listeners bound, dependencies connected.
@@ -23,7 +23,8 @@ use alter_runtime::{Deps, Service, ServiceHost};
 pub struct Application {
     host: ServiceHost,
     api: AdminApi,
-    relay: OutboxRelay,
+    deps: Deps,
+    outbox: alter_config::OutboxSettings,
 }
 
 impl Application {
@@ -47,20 +48,26 @@ impl Application {
         let http = alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
         let host = ServiceHost::bind(Self::NAME, "config_api", &config.config_api.listen()).await?;
         deps.register(&host);
-        let relay = OutboxRelay::new(
-            deps.store.clone(),
-            deps.bus.clone(),
-            RelaySettings::default(),
-        );
-        let api = AdminApi::new(deps.store, http, AdminAuth::new(hashes));
-        Ok(Self { host, api, relay })
+        let api = AdminApi::new(deps.store.clone(), http, AdminAuth::new(hashes));
+        Ok(Self {
+            host,
+            api,
+            deps,
+            outbox: config.common.outbox.clone(),
+        })
     }
 
     /// Serves `alter.admin.v1.AdminService` (marked SERVING in gRPC health) until stopped.
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        let Self { host, api, relay } = self;
+        let Self {
+            host,
+            api,
+            deps,
+            outbox,
+        } = self;
         // Publishes what each change wrote to the outbox (audit records, invalidations).
-        let relay = relay.spawn(host.shutdown_token());
+        let relay =
+            OutboxRelay::spawn_configured(deps.store, deps.bus, &outbox, host.shutdown_token());
         host.health()
             .set_serving::<AdminServiceServer<AdminApi>>()
             .await;

@@ -238,6 +238,8 @@ pub struct CommonSettings {
     pub nats: NatsSettings,
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    #[serde(default)]
+    pub outbox: OutboxSettings,
 }
 
 impl CommonSettings {
@@ -245,5 +247,51 @@ impl CommonSettings {
         self.database.validate(issues);
         self.nats.validate(issues);
         self.telemetry.validate(issues);
+        self.outbox.validate(issues);
+    }
+}
+
+/// The outbox relay every process that changes state runs: it publishes what each change
+/// wrote to the outbox (audit records, cache invalidations) to NATS, at least once.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Run this process's relay. Turn it off only where another process relays the same
+    /// database (changes then reach the bus at that relay's next poll).
+    pub relay: bool,
+    /// How often the outbox is checked for messages written by other processes, 10..=60000 ms
+    /// (a change made in this process wakes its relay at once).
+    pub poll_ms: u64,
+    /// Messages published per round, 1..=10000.
+    pub batch_size: u32,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            relay: true,
+            poll_ms: 1000,
+            batch_size: 256,
+        }
+    }
+}
+
+impl OutboxSettings {
+    pub fn validate(&self, issues: &mut Vec<ConfigIssue>) {
+        if !(10..=60_000).contains(&self.poll_ms) {
+            issues.push(ConfigIssue::new(
+                "outbox.poll_ms",
+                format!("is {}; give a number of milliseconds between 10 and 60000 (1000 is the default)", self.poll_ms),
+            ));
+        }
+        if !(1..=10_000).contains(&self.batch_size) {
+            issues.push(ConfigIssue::new(
+                "outbox.batch_size",
+                format!(
+                    "is {}; give a number of messages between 1 and 10000 (256 is the default)",
+                    self.batch_size
+                ),
+            ));
+        }
     }
 }

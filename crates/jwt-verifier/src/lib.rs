@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use alter_proto::identity::v1::verifier_server::VerifierServer;
 use alter_providers::{JwksCache, JwksSettings};
-use alter_runtime::outbox::{OutboxRelay, RelaySettings};
+use alter_runtime::outbox::OutboxRelay;
 use alter_runtime::{Deps, Service, ServiceHost};
 use std::time::Duration;
 
@@ -32,7 +32,8 @@ use std::time::Duration;
 pub struct Application {
     host: ServiceHost,
     verifier: Arc<Verifier>,
-    relay: OutboxRelay,
+    deps: Deps,
+    outbox: alter_config::OutboxSettings,
 }
 
 impl Application {
@@ -49,7 +50,7 @@ impl Application {
         let settings = &config.jwt_verifier;
         let host = ServiceHost::bind(Self::NAME, "jwt_verifier", &settings.listen()).await?;
         deps.register(&host);
-        let Deps { store, bus, .. } = deps;
+        let (store, bus) = (deps.store.clone(), deps.bus.clone());
         let client =
             alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
         let jwks = JwksCache::new(
@@ -62,8 +63,6 @@ impl Application {
                 fetch_timeout: Duration::from_secs(settings.jwks_fetch_timeout_secs),
             },
         );
-        // Just-in-time provisioning writes audit records to the outbox; this publishes them.
-        let relay = OutboxRelay::new(store.clone(), bus.clone(), RelaySettings::default());
         let verifier = Arc::new(Verifier::new(settings, store, jwks));
         match bus.subscribe_invalidations().await {
             Ok(first) => {
@@ -88,7 +87,8 @@ impl Application {
         Ok(Self {
             host,
             verifier,
-            relay,
+            deps,
+            outbox: config.common.outbox.clone(),
         })
     }
 
@@ -101,9 +101,12 @@ impl Application {
         let Self {
             host,
             verifier,
-            relay,
+            deps,
+            outbox,
         } = self;
-        let relay = relay.spawn(host.shutdown_token());
+        // Just-in-time provisioning writes audit records to the outbox; this publishes them.
+        let relay =
+            OutboxRelay::spawn_configured(deps.store, deps.bus, &outbox, host.shutdown_token());
         let server = VerifierService::new(verifier).into_server();
         host.health()
             .set_serving::<VerifierServer<VerifierService>>()

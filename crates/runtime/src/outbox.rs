@@ -32,6 +32,17 @@ pub struct RelaySettings {
     pub retention: Duration,
 }
 
+impl RelaySettings {
+    /// The relay as `[outbox]` configures it.
+    pub fn from_config(settings: &alter_config::OutboxSettings) -> Self {
+        Self {
+            batch: settings.batch_size,
+            poll: Duration::from_millis(settings.poll_ms),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for RelaySettings {
     fn default() -> Self {
         Self {
@@ -122,6 +133,22 @@ impl OutboxRelay {
     /// last round so a change made just before shutdown is not left for the next start.
     pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         tokio::spawn(self.run(shutdown))
+    }
+
+    /// The process's relay as `[outbox]` configures it: spawned unless `outbox.relay` is off.
+    pub fn spawn_configured(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn EventBus>,
+        settings: &alter_config::OutboxSettings,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        if !settings.relay {
+            tracing::info!(
+                "outbox relay off (outbox.relay = false): another process publishes this database's outbox"
+            );
+            return tokio::spawn(async {});
+        }
+        Self::new(store, bus, RelaySettings::from_config(settings)).spawn(shutdown)
     }
 
     async fn run(self, shutdown: CancellationToken) {

@@ -61,6 +61,7 @@ impl TestEnv {
                 prefix: self.bus.names().prefix().to_owned(),
             },
             telemetry: Default::default(),
+            outbox: Default::default(),
         }
     }
 
@@ -113,6 +114,11 @@ pub async fn spawn<S: Service>(config: S::Config) -> Spawned {
         Ok(s) => s,
         Err(e) => panic!("spawn {}: build failed: {e}", S::NAME),
     };
+    run(service)
+}
+
+/// Runs an already built service on a background task (to keep a handle on its insides).
+pub fn run<S: Service>(service: S) -> Spawned {
     let (port, admin_port, shutdown) = (
         service.port(),
         service.admin_port(),

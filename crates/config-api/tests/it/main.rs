@@ -4,6 +4,7 @@
 
 mod auth;
 mod grants;
+mod idempotency;
 mod idp;
 mod lifecycle;
 mod support;

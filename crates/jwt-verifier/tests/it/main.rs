@@ -7,5 +7,6 @@ mod isolation;
 mod lifecycle;
 mod provisioning;
 mod revocation;
+mod seams;
 mod support;
 mod tokens;

@@ -37,11 +37,16 @@ pub struct TestApp {
 
 impl Harness {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A harness whose verifier's configuration `configure` adjusts first.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let env = TestEnv::new().await;
         let sim = IdpSim::start().await.expect("idp-sim starts");
-        let app = Application::build(Config::for_tests(env.common()))
-            .await
-            .expect("verifier builds");
+        let mut config = Config::for_tests(env.common());
+        configure(&mut config);
+        let app = Application::build(config).await.expect("verifier builds");
         let verifier = app.verifier();
         let url = format!("http://127.0.0.1:{}", app.port());
         let shutdown = app.shutdown_token();
