@@ -20,9 +20,9 @@ pub enum HostError {
         source: std::io::Error,
     },
     #[error("gRPC reflection could not be built: {0}")]
-    Reflection(String),
+    Reflection(#[source] crate::BoxError),
     #[error("the {0} server failed: {1}")]
-    Serve(&'static str, String),
+    Serve(&'static str, #[source] crate::BoxError),
 }
 
 /// Bound listeners plus what every service shares. Build it first (ports are known before
@@ -70,7 +70,7 @@ impl ServiceHost {
             })?;
         let (health_routes, health) = alter_proto::health_and_reflection()
             .await
-            .map_err(|e| HostError::Reflection(e.to_string()))?;
+            .map_err(|e| HostError::Reflection(e.into()))?;
         Ok(Self {
             name,
             listener,
@@ -143,7 +143,7 @@ impl ServiceHost {
             .add_routes(all)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
             .await
-            .map_err(|e| HostError::Serve("gRPC", e.to_string()));
+            .map_err(|e| HostError::Serve("gRPC", e.into()));
         shutdown.cancel();
         let _ = admin.await;
         tracing::info!(service = name, "stopped");
@@ -173,7 +173,7 @@ impl ServiceHost {
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move { token.cancelled().await })
             .await
-            .map_err(|e| HostError::Serve("HTTP", e.to_string()));
+            .map_err(|e| HostError::Serve("HTTP", e.into()));
         shutdown.cancel();
         let _ = admin.await;
         tracing::info!(service = name, "stopped");

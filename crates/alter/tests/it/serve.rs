@@ -60,3 +60,23 @@ async fn an_invalid_configuration_is_refused_naming_every_bad_key() {
     assert!(stderr.contains("database.max_connections"), "{stderr}");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn alter_serve_validates_every_service_before_any_binds() {
+    let env = TestEnv::new().await;
+    // One mistake in the second service's section and one in the last's: both are named, and
+    // no service was started (none printed its ports) before they were found.
+    let output = alter(&env)
+        .env("ALTER_JWT_VERIFIER__LEEWAY_SECS", "9999")
+        .env("ALTER_AUDIT_WRITER__BATCH_SIZE", "0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("jwt_verifier.leeway_secs"), "{stderr}");
+    assert!(stderr.contains("audit_writer.batch_size"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("listening on"), "a service started: {stdout}");
+    env.cleanup().await;
+}
