@@ -77,6 +77,9 @@ async fn alter_serve_validates_every_service_before_any_binds() {
     assert!(stderr.contains("jwt_verifier.leeway_secs"), "{stderr}");
     assert!(stderr.contains("audit_writer.batch_size"), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!stdout.contains("listening on"), "a service started: {stdout}");
+    assert!(
+        !stdout.contains("listening on"),
+        "a service started: {stdout}"
+    );
     env.cleanup().await;
 }

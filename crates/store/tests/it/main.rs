@@ -9,6 +9,7 @@ mod directory_runs;
 mod grants;
 mod groups;
 mod isolation;
+mod outbox;
 mod processed_events;
 mod support;
 mod test_database;
