@@ -58,6 +58,7 @@ RULES = [
     ("R-AUD-01", "The audit trail records every provisioning change with source and event ID"),
     ("R-AUD-02", "Audit writing is idempotent"),
     ("R-AUD-03", "Append-only, readable per app, filtered"),
+    ("R-AUD-04", "Each app's trail is hash-chained; verify names the first broken row"),
     ("R-AUD-05", "Every admin change recorded once with the admin token's identity"),
     ("R-OIDC-01", "Authorization-code sign-in with PKCE, state and nonce"),
 ]

@@ -5,12 +5,27 @@
 use alter_idp_sim::{IdpSim, TenantKind, TenantOptions, TokenSpec};
 use alter_proto::admin::v1 as admin;
 use alter_proto::identity::v1::VerifyRequest;
-use alter_testkit::{TestEnv, spawn};
+use alter_testkit::{TestEnv, eventually, spawn};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ADMIN_TOKEN: &str = "alt_adm_e2e-audit-token";
 const AUDIENCE: &str = "api://audit";
+
+/// The events `query` finds, or `None` while there are none yet.
+async fn audit_events(
+    admin_api: &alter_config_api::AdminClient,
+    query: &admin::ListAuditEventsRequest,
+) -> Option<Vec<admin::AuditEvent>> {
+    let events = admin_api
+        .clone()
+        .list_audit_events(query.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    (!events.is_empty()).then_some(events)
+}
 
 #[tokio::test]
 async fn r_jwt_06_r_aud_01_r_rev_06_provisioning_and_admin_revocation_appear_in_the_audit_trail() {
@@ -89,23 +104,12 @@ async fn r_jwt_06_r_aud_01_r_rev_06_provisioning_and_admin_revocation_appear_in_
         kind: "user_provisioned".into(),
         ..Default::default()
     };
-    let start = Instant::now();
-    let events = loop {
-        let events = admin_api
-            .list_audit_events(query.clone())
-            .await
-            .unwrap()
-            .into_inner()
-            .events;
-        if !events.is_empty() {
-            break events;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "user_provisioned for {user_id} not in the audit trail after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let events = eventually(
+        &format!("user_provisioned for {user_id} in the audit trail"),
+        Duration::from_secs(10),
+        || audit_events(&admin_api, &query),
+    )
+    .await;
     assert_eq!(events.len(), 1, "{events:?}");
     let event = &events[0];
     assert_eq!(event.kind, "user_provisioned");
@@ -163,21 +167,12 @@ async fn r_jwt_06_r_aud_01_r_rev_06_provisioning_and_admin_revocation_appear_in_
         kind: "user_provisioned".into(),
         ..Default::default()
     };
-    let start = Instant::now();
-    while admin_api
-        .list_audit_events(marker_query.clone())
-        .await
-        .unwrap()
-        .into_inner()
-        .events
-        .is_empty()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "marker not in the audit trail after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the marker in the audit trail",
+        Duration::from_secs(10),
+        || audit_events(&admin_api, &marker_query),
+    )
+    .await;
     let events = admin_api
         .list_audit_events(admin::ListAuditEventsRequest {
             app_id: app.clone(),

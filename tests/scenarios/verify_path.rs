@@ -5,7 +5,7 @@
 use alter_idp_sim::{IdpSim, TenantKind, TenantOptions, TokenSpec};
 use alter_proto::admin::v1 as admin;
 use alter_proto::identity::v1::{PrincipalKind, VerifyRequest, VerifyResponse};
-use alter_testkit::{Spawned, TestEnv, spawn};
+use alter_testkit::{Spawned, TestEnv, eventually, spawn};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -124,17 +124,17 @@ impl Stack {
         done: impl Fn(&VerifyResponse) -> bool,
     ) -> Duration {
         let start = Instant::now();
-        loop {
-            let answer = self.verify_on(replica, app_id, token).await.unwrap();
-            if done(&answer) {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(2),
-                "change not visible after 2 s: {answer:?}"
-            );
-            tokio::task::yield_now().await;
-        }
+        let done = &done;
+        eventually(
+            &format!("the change to be visible on replica {replica}"),
+            Duration::from_secs(2),
+            move || async move {
+                let answer = self.verify_on(replica, app_id, token).await.unwrap();
+                if done(&answer) { Ok(()) } else { Err(answer) }
+            },
+        )
+        .await;
+        start.elapsed()
     }
 
     async fn finish(self) {

@@ -1,10 +1,12 @@
 //! The provisioning audit trail (R-AUD): append-only, idempotent by event ID, and chained
-//! per app (`hash = sha256(prev_hash || payload)`) so tampering is detectable.
+//! per app (`hash = sha256(prev_hash || canonical(row))`, see [`crate::audit_chain`]) so
+//! tampering is detectable.
 
 use alter_core::{AppId, EventId, EventSource, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::audit_chain::HashVersion;
 use crate::error::StoreResult;
 
 /// The `prev_hash` of an app's first row.
@@ -33,12 +35,15 @@ pub struct AuditEvent {
     pub kind: String,
     pub source: EventSource,
     pub user_id: Option<UserId>,
-    /// Stored with microsecond precision.
+    /// Stored with microsecond precision (truncated).
     pub occurred_at: DateTime<Utc>,
+    /// When the store appended the row; microsecond precision.
     pub recorded_at: DateTime<Utc>,
     pub detail: serde_json::Value,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+    /// The formula `hash` was computed with (R-AUD-04).
+    pub hash_version: HashVersion,
 }
 
 /// What an append did.
@@ -80,7 +85,8 @@ pub enum ChainVerification {
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends events in order, skipping IDs already recorded, in one transaction holding
-    /// the app's chain lock, so concurrent writers never fork the chain.
+    /// the app's chain lock, so concurrent writers never fork the chain. Rows are numbered,
+    /// linked and hashed by [`crate::audit_chain::chain_rows`].
     async fn append_audit_events(
         &self,
         app: AppId,
@@ -92,6 +98,7 @@ pub trait AuditStore: Send + Sync {
         app: AppId,
         query: &AuditQuery,
     ) -> StoreResult<Vec<AuditEvent>>;
-    /// Recomputes the app's whole chain and reports the first break.
+    /// Recomputes the app's whole chain and reports the first break, through
+    /// [`crate::audit_chain::ChainVerifier`].
     async fn verify_audit_chain(&self, app: AppId) -> StoreResult<ChainVerification>;
 }

@@ -7,6 +7,7 @@
 
 pub mod apps;
 pub mod audit;
+pub mod audit_chain;
 pub mod directory_runs;
 pub mod error;
 pub mod grants;

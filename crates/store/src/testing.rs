@@ -35,6 +35,17 @@ impl TestDatabase {
     /// Creates and migrates a new database on the server at `ALTER_TEST_DATABASE_URL`
     /// (default [`DEFAULT_TEST_DATABASE_URL`]; the role must be allowed to CREATE DATABASE).
     pub async fn create() -> StoreResult<Self> {
+        Self::create_migrated(None).await
+    }
+
+    /// Like [`create`](Self::create), with only the migrations up to and including `version`
+    /// applied: the schema an older release left behind, for testing an upgrade (apply the
+    /// rest with [`MIGRATOR`](crate::MIGRATOR)`.run(db.pool())`).
+    pub async fn create_migrated_to(version: i64) -> StoreResult<Self> {
+        Self::create_migrated(Some(version)).await
+    }
+
+    async fn create_migrated(up_to: Option<i64>) -> StoreResult<Self> {
         let admin_url = std::env::var("ALTER_TEST_DATABASE_URL")
             .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
         let name = format!("alter_test_{}", uuid::Uuid::new_v4().simple());
@@ -46,7 +57,10 @@ impl TestDatabase {
 
         let url = with_database(&admin_url, &name);
         let pool = pool_options(8).connect(&url).await?;
-        MIGRATOR.run(&pool).await?;
+        match up_to {
+            None => MIGRATOR.run(&pool).await?,
+            Some(version) => MIGRATOR.run_to(version, &pool).await?,
+        }
         Ok(Self {
             pool,
             url,

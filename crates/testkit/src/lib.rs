@@ -1,6 +1,7 @@
 //! The test kit: a [`TestEnv`] is one fresh PostgreSQL database plus one unique NATS prefix on
 //! the local servers (`scripts/services.sh up`); [`spawn`] runs any service in-process on
-//! port 0 against it. Everything is removed by [`TestEnv::cleanup`].
+//! port 0 against it. Everything is removed by [`TestEnv::cleanup`]. [`eventually`] waits
+//! for what happens asynchronously.
 
 #![allow(
     clippy::panic,
@@ -14,9 +15,11 @@ use alter_store::testing::TestDatabase;
 use secrecy::SecretString;
 use std::time::Duration;
 
+mod eventually;
 mod probes;
 
 pub use alter_bus::testing::{test_nats_url, unique_prefix};
+pub use eventually::{NothingYet, Observation, eventually};
 pub use probes::{assert_serves_health, grpc_health};
 
 /// One test's private slice of the shared servers.

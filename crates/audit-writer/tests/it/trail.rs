@@ -11,13 +11,11 @@ use alter_core::{
     AppId, EventId, EventSource, ExternalGroupId, ExternalUserId, LifecycleKind, UserId, UserRef,
 };
 use alter_store::{AppStore, AuditEvent, AuditQuery, AuditStore, ChainVerification, PgStore};
-use alter_testkit::{Spawned, TestEnv, spawn, test_nats_url};
+use alter_testkit::{Spawned, TestEnv, eventually, spawn, test_nats_url};
 use async_nats::jetstream::consumer::Info as ConsumerInfo;
 use chrono::Utc;
-use tokio::time::{Instant, sleep};
 
 const DEADLINE: Duration = Duration::from_secs(15);
-const POLL: Duration = Duration::from_millis(20);
 
 async fn start(env: &TestEnv) -> Spawned {
     spawn::<Application>(Config::for_tests(env.common())).await
@@ -69,19 +67,19 @@ async fn all_rows(store: &PgStore, app: AppId) -> Vec<AuditEvent> {
 
 /// The app's trail once it holds at least `n` rows; fails after [`DEADLINE`].
 async fn wait_for_rows(store: &PgStore, app: AppId, n: usize) -> Vec<AuditEvent> {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let rows = all_rows(store, app).await;
-        if rows.len() >= n {
-            return rows;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "app {app}: expected {n} audit rows within {DEADLINE:?}, have {}",
-            rows.len()
-        );
-        sleep(POLL).await;
-    }
+    eventually(
+        &format!("{n} audit rows of app {app}"),
+        DEADLINE,
+        || async {
+            let rows = all_rows(store, app).await;
+            if rows.len() >= n {
+                Ok(rows)
+            } else {
+                Err(format!("{} rows", rows.len()))
+            }
+        },
+    )
+    .await
 }
 
 /// Waits until the consumer's state satisfies `done`; fails after [`DEADLINE`].
@@ -95,22 +93,27 @@ async fn wait_for_consumer(
         .get_stream(bus.names().stream(StreamKind::Audit))
         .await
         .unwrap();
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let info = stream.consumer_info(AUDIT_WRITER).await.unwrap();
-        if done(&info) {
-            return info;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "consumer never reached: {what}; last state: delivered {:?}, ack pending {}, redelivered {}, pending {}",
-            info.delivered.consumer_sequence,
-            info.num_ack_pending,
-            info.num_redelivered,
-            info.num_pending
-        );
-        sleep(POLL).await;
-    }
+    let done = &done;
+    let stream = &stream;
+    eventually(
+        &format!("consumer state: {what}"),
+        DEADLINE,
+        move || async move {
+            let info = stream.consumer_info(AUDIT_WRITER).await.unwrap();
+            if done(&info) {
+                Ok(info)
+            } else {
+                Err(format!(
+                    "delivered {:?}, ack pending {}, redelivered {}, pending {}",
+                    info.delivered.consumer_sequence,
+                    info.num_ack_pending,
+                    info.num_redelivered,
+                    info.num_pending
+                ))
+            }
+        },
+    )
+    .await
 }
 
 fn every_record_settled(info: &ConsumerInfo) -> bool {

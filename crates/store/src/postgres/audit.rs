@@ -1,21 +1,24 @@
-//! The audit trail over PostgreSQL. Appends run under a per-app advisory lock; the hash
-//! chain is computed in SQL by `audit_payload` (see the migration) so the writer and the
-//! verifier hash exactly the same bytes.
+//! The audit trail over PostgreSQL. Appends run under a per-app advisory lock and insert
+//! rows numbered, linked and hashed in Rust by [`audit_chain`](crate::audit_chain), so every
+//! adapter writes the same hashes; the verifier streams the trail through the same code.
+//! Rows of hash version 1 (written before the chain moved into Rust) are recomputed with
+//! their SQL formula `audit_payload` (see the initial migration) as the trail is read.
 
 use std::collections::HashSet;
 
 use alter_core::{AppId, EventId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::{PgStore, is_foreign_key_violation, page_limit, parse_source};
 use crate::audit::{
-    AppendOutcome, AuditEvent, AuditQuery, AuditStore, ChainVerification, GENESIS_HASH,
-    NewAuditEvent,
+    AppendOutcome, AuditEvent, AuditQuery, AuditStore, ChainVerification, NewAuditEvent,
 };
+use crate::audit_chain::{ChainHead, ChainVerifier, HashVersion, chain_rows};
 use crate::error::{StoreError, StoreResult};
 
 /// First key of the advisory lock that serialises appends per app ("AUDT").
@@ -23,13 +26,14 @@ const AUDIT_LOCK_CLASS: i32 = 0x4155_4454;
 
 macro_rules! audit_columns {
     () => {
-        "app_id, seq, event_id, kind, source, user_id, occurred_at, recorded_at, detail, prev_hash, hash"
+        "app_id, seq, event_id, kind, source, user_id, occurred_at, recorded_at, detail, prev_hash, hash, hash_version"
     };
 }
 
 fn audit_from_row(row: &PgRow) -> StoreResult<AuditEvent> {
     let source: String = row.try_get("source")?;
     let user_id: Option<Uuid> = row.try_get("user_id")?;
+    let version: i16 = row.try_get("hash_version")?;
     Ok(AuditEvent {
         app_id: AppId::from_uuid(row.try_get("app_id")?),
         seq: row.try_get("seq")?,
@@ -42,60 +46,44 @@ fn audit_from_row(row: &PgRow) -> StoreResult<AuditEvent> {
         detail: row.try_get("detail")?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
+        hash_version: HashVersion::from_number(version).ok_or_else(|| {
+            StoreError::corrupt(
+                "audit_events.hash_version",
+                format!("{version} is not a hash version this release knows (1 or 2)"),
+            )
+        })?,
     })
 }
 
-/// Inserts the events not yet recorded, numbering them after `$8` and chaining each row's
-/// hash to the previous one, starting from `$9`.
-const APPEND: &str = "
-WITH RECURSIVE input AS (
-    SELECT * FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[])
-        WITH ORDINALITY AS t(event_id, kind, source, user_id, occurred_at, detail, ord)
-),
-fresh AS (
-    SELECT i.event_id, i.kind, i.source, i.user_id, i.occurred_at, i.detail::jsonb AS detail,
-           row_number() OVER (ORDER BY i.ord) AS n
-    FROM input i
-    WHERE NOT EXISTS (SELECT 1 FROM audit_events a WHERE a.app_id = $1 AND a.event_id = i.event_id)
-),
-chain AS (
-    SELECT f.n, $8::bigint + f.n AS seq, f.event_id, f.kind, f.source, f.user_id, f.occurred_at, f.detail,
-           $9::bytea AS prev_hash,
-           sha256($9::bytea || audit_payload($1, $8::bigint + f.n, f.event_id, f.kind, f.source, f.user_id,
-                                             f.occurred_at, f.detail)) AS hash
-    FROM fresh f WHERE f.n = 1
-    UNION ALL
-    SELECT f.n, c.seq + 1, f.event_id, f.kind, f.source, f.user_id, f.occurred_at, f.detail,
-           c.hash,
-           sha256(c.hash || audit_payload($1, c.seq + 1, f.event_id, f.kind, f.source, f.user_id,
-                                          f.occurred_at, f.detail))
-    FROM chain c JOIN fresh f ON f.n = c.n + 1
-)
-INSERT INTO audit_events (app_id, seq, event_id, kind, source, user_id, occurred_at, detail, prev_hash, hash)
-SELECT $1, seq, event_id, kind, source, user_id, occurred_at, detail, prev_hash, hash FROM chain
-RETURNING seq";
+/// Under the chain lock: the app's last row, the transaction's time (the rows'
+/// `recorded_at`), and which of the batch's event IDs are already recorded.
+const HEAD: &str = "
+SELECT now() AS recorded_at, h.seq, h.hash,
+       ARRAY(SELECT a.event_id FROM audit_events a
+             WHERE a.app_id = $1 AND a.event_id = ANY($2::uuid[])) AS recorded
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT seq, hash FROM audit_events WHERE app_id = $1 ORDER BY seq DESC LIMIT 1
+) AS h ON true";
 
-/// Finds the first row (by seq) whose number, back-link or own hash does not match.
-const VERIFY: &str = "
-WITH c AS (
-    SELECT seq, prev_hash, hash,
-           COALESCE(lag(seq) OVER w, 0) AS seq_before,
-           COALESCE(lag(hash) OVER w, $2::bytea) AS hash_before,
-           sha256(prev_hash || audit_payload(app_id, seq, event_id, kind, source, user_id, occurred_at, detail))
-               AS recomputed
-    FROM audit_events WHERE app_id = $1
-    WINDOW w AS (ORDER BY seq)
-)
-SELECT (SELECT count(*) FROM c) AS rows, b.seq, b.reason
-FROM (SELECT 1) AS one LEFT JOIN LATERAL (
-    SELECT seq, seq_before,
-           CASE WHEN seq <> seq_before + 1 THEN 'gap'
-                WHEN prev_hash <> hash_before THEN 'link'
-                ELSE 'content' END AS reason
-    FROM c
-    WHERE seq <> seq_before + 1 OR prev_hash <> hash_before OR hash <> recomputed
-    ORDER BY seq LIMIT 1
-) AS b ON true";
+/// Inserts the chained rows in one statement.
+const APPEND: &str = "
+INSERT INTO audit_events
+    (app_id, seq, event_id, kind, source, user_id, occurred_at, recorded_at, detail, prev_hash, hash, hash_version)
+SELECT $1, t.seq, t.event_id, t.kind, t.source, t.user_id, t.occurred_at, $2, t.detail::jsonb,
+       t.prev_hash, t.hash, $3
+FROM UNNEST($4::bigint[], $5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::timestamptz[],
+            $10::text[], $11::bytea[], $12::bytea[])
+    AS t(seq, event_id, kind, source, user_id, occurred_at, detail, prev_hash, hash)";
+
+/// The whole trail in chain order, with each version-1 row's hash recomputed by its formula.
+const CHAIN: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    ", CASE WHEN hash_version = 1 THEN sha256(prev_hash || audit_payload(app_id, seq, event_id, \
+       kind, source, user_id, occurred_at, detail)) END AS v1_hash \
+     FROM audit_events WHERE app_id = $1 ORDER BY seq"
+);
 
 #[async_trait]
 impl AuditStore for PgStore {
@@ -108,6 +96,7 @@ impl AuditStore for PgStore {
         let mut seen = HashSet::with_capacity(events.len());
         let distinct: Vec<&NewAuditEvent> =
             events.iter().filter(|e| seen.insert(e.event_id)).collect();
+        let ids: Vec<Uuid> = distinct.iter().map(|e| e.event_id.as_uuid()).collect();
 
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
@@ -115,44 +104,62 @@ impl AuditStore for PgStore {
             .bind(app.to_string())
             .execute(&mut *tx)
             .await?;
-        let head = sqlx::query(
-            "SELECT seq, hash FROM audit_events WHERE app_id = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(app.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (last_seq, last_hash): (i64, Vec<u8>) = match head {
-            Some(row) => (row.try_get("seq")?, row.try_get("hash")?),
-            None => (0, GENESIS_HASH.to_vec()),
+        let head = sqlx::query(HEAD)
+            .bind(app.as_uuid())
+            .bind(&ids)
+            .fetch_one(&mut *tx)
+            .await?;
+        let recorded_at: DateTime<Utc> = head.try_get("recorded_at")?;
+        let last_seq: Option<i64> = head.try_get("seq")?;
+        let last_hash: Option<Vec<u8>> = head.try_get("hash")?;
+        let chain_head = match (last_seq, last_hash) {
+            (Some(seq), Some(hash)) => ChainHead { seq, hash },
+            _ => ChainHead::genesis(),
         };
-        if distinct.is_empty() {
+        let recorded: HashSet<Uuid> = head
+            .try_get::<Vec<Uuid>, _>("recorded")?
+            .into_iter()
+            .collect();
+        let fresh: Vec<&NewAuditEvent> = distinct
+            .into_iter()
+            .filter(|e| !recorded.contains(&e.event_id.as_uuid()))
+            .collect();
+        if fresh.is_empty() {
             tx.commit().await?;
             return Ok(AppendOutcome {
                 appended: 0,
                 duplicates: events.len() as u64,
-                last_seq,
+                last_seq: chain_head.seq,
             });
         }
-        let event_ids: Vec<Uuid> = distinct.iter().map(|e| e.event_id.as_uuid()).collect();
-        let kinds: Vec<&str> = distinct.iter().map(|e| e.kind.as_str()).collect();
-        let sources: Vec<&str> = distinct.iter().map(|e| e.source.as_str()).collect();
-        let users: Vec<Option<Uuid>> = distinct
+
+        let rows = chain_rows(app, &chain_head, recorded_at, &fresh);
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        let event_ids: Vec<Uuid> = rows.iter().map(|r| r.event_id.as_uuid()).collect();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+        let sources: Vec<&str> = rows.iter().map(|r| r.source.as_str()).collect();
+        let users: Vec<Option<Uuid>> = rows
             .iter()
-            .map(|e| e.user_id.map(|u| u.as_uuid()))
+            .map(|r| r.user_id.map(|u| u.as_uuid()))
             .collect();
-        let times: Vec<DateTime<Utc>> = distinct.iter().map(|e| e.occurred_at).collect();
-        let details: Vec<String> = distinct.iter().map(|e| e.detail.to_string()).collect();
-        let inserted: Vec<i64> = sqlx::query_scalar(APPEND)
+        let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.occurred_at).collect();
+        let details: Vec<String> = rows.iter().map(|r| r.detail.to_string()).collect();
+        let prev_hashes: Vec<&[u8]> = rows.iter().map(|r| r.prev_hash.as_slice()).collect();
+        let hashes: Vec<&[u8]> = rows.iter().map(|r| r.hash.as_slice()).collect();
+        let inserted = sqlx::query(APPEND)
             .bind(app.as_uuid())
+            .bind(recorded_at)
+            .bind(HashVersion::CURRENT.number())
+            .bind(&seqs)
             .bind(&event_ids)
             .bind(&kinds)
             .bind(&sources)
             .bind(&users)
             .bind(&times)
             .bind(&details)
-            .bind(last_seq)
-            .bind(&last_hash)
-            .fetch_all(&mut *tx)
+            .bind(&prev_hashes)
+            .bind(&hashes)
+            .execute(&mut *tx)
             .await
             .map_err(|e| {
                 if is_foreign_key_violation(&e) {
@@ -162,11 +169,11 @@ impl AuditStore for PgStore {
                 }
             })?;
         tx.commit().await?;
-        let appended = inserted.len() as u64;
+        let appended = inserted.rows_affected();
         Ok(AppendOutcome {
             appended,
             duplicates: events.len() as u64 - appended,
-            last_seq: inserted.iter().copied().max().unwrap_or(last_seq),
+            last_seq: rows.last().map_or(chain_head.seq, |r| r.seq),
         })
     }
 
@@ -198,32 +205,16 @@ impl AuditStore for PgStore {
     }
 
     async fn verify_audit_chain(&self, app: AppId) -> StoreResult<ChainVerification> {
-        let row = sqlx::query(VERIFY)
-            .bind(app.as_uuid())
-            .bind(GENESIS_HASH.as_slice())
-            .fetch_one(&self.pool)
-            .await?;
-        let rows: i64 = row.try_get("rows")?;
-        let seq: Option<i64> = row.try_get("seq")?;
-        let reason: Option<String> = row.try_get("reason")?;
-        Ok(match (seq, reason.as_deref()) {
-            (None, _) => ChainVerification::Intact {
-                rows: rows.max(0) as u64,
-            },
-            (Some(seq), Some("gap")) => ChainVerification::Broken {
-                seq,
-                reason: format!(
-                    "row {seq} does not follow its predecessor: rows before it were removed"
-                ),
-            },
-            (Some(seq), Some("link")) => ChainVerification::Broken {
-                seq,
-                reason: format!("row {seq}'s prev_hash is not the hash of the row before it"),
-            },
-            (Some(seq), _) => ChainVerification::Broken {
-                seq,
-                reason: format!("row {seq}'s hash does not match its content: the row was changed"),
-            },
-        })
+        // One statement, so one snapshot of the trail, streamed row by row.
+        let mut rows = sqlx::query(CHAIN).bind(app.as_uuid()).fetch(&self.pool);
+        let mut verifier = ChainVerifier::new();
+        while let Some(row) = rows.try_next().await? {
+            let event = audit_from_row(&row)?;
+            let v1_hash: Option<Vec<u8>> = row.try_get("v1_hash")?;
+            if let Some(broken) = verifier.check(&event, v1_hash.as_deref()) {
+                return Ok(broken);
+            }
+        }
+        Ok(verifier.intact())
     }
 }

@@ -1,5 +1,6 @@
 //! The audit trail: idempotent (R-AUD-02), append-only and filterable (R-AUD-03), and
-//! hash-chained per app so tampering is detected.
+//! hash-chained per app so tampering is detected (R-AUD-04; the hash itself in
+//! `audit_chain.rs`).
 
 use alter_core::{AppId, EventId, EventSource, IdpKind, UserId};
 use alter_store::{AuditQuery, ChainVerification, GENESIS_HASH, NewAuditEvent};
@@ -82,7 +83,7 @@ async fn r_aud_02_an_event_delivered_twice_is_recorded_once() {
 }
 
 #[tokio::test]
-async fn the_chain_links_every_row_to_its_predecessor_per_app_and_verifies_intact() {
+async fn r_aud_04_the_chain_links_every_row_to_its_predecessor_per_app_and_verifies_intact() {
     let t = TestStore::new().await;
     let a = t.store.create_app("a").await.unwrap().id;
     let b = t.store.create_app("b").await.unwrap().id;
@@ -178,7 +179,7 @@ async fn r_aud_03_the_trail_is_append_only_update_delete_and_truncate_fail() {
 }
 
 /// Edits a row behind the trigger's back, as someone with table-owner rights could.
-async fn tamper(t: &TestStore, sql: &'static str, app: AppId) {
+pub async fn tamper(t: &TestStore, sql: &'static str, app: AppId) {
     let mut tx = t.db.pool().begin().await.unwrap();
     sqlx::query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete")
         .execute(&mut *tx)
@@ -197,7 +198,7 @@ async fn tamper(t: &TestStore, sql: &'static str, app: AppId) {
 }
 
 #[tokio::test]
-async fn verification_finds_the_first_changed_or_removed_row() {
+async fn r_aud_04_verification_finds_the_first_changed_or_removed_row() {
     let t = TestStore::new().await;
     let app = t.store.create_app("tamper").await.unwrap().id;
     let events: Vec<NewAuditEvent> = (0..5)
@@ -250,7 +251,7 @@ async fn verification_finds_the_first_changed_or_removed_row() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_appends_never_fork_the_chain() {
+async fn r_aud_04_concurrent_appends_never_fork_the_chain() {
     let t = TestStore::new().await;
     let app = t.store.create_app("concurrent").await.unwrap().id;
     let mut tasks = Vec::new();

@@ -5,6 +5,7 @@
 
 mod apps_idps;
 mod audit;
+mod audit_chain;
 mod directory_runs;
 mod grants;
 mod groups;
