@@ -202,7 +202,7 @@ impl Verifier {
         match resolved.status {
             UserStatus::Active => {}
             UserStatus::Suspended => {
-                return Err(VerifyError::PermissionDenied {
+                return Err(VerifyError::Refused {
                     reason: RefusalReason::UserSuspended,
                     message: format!(
                         "user {} is suspended: the token is valid but the user may not sign in until reactivated at the identity provider",
@@ -211,7 +211,7 @@ impl Verifier {
                 });
             }
             UserStatus::Deprovisioned => {
-                return Err(VerifyError::PermissionDenied {
+                return Err(VerifyError::Refused {
                     reason: RefusalReason::UserDeprovisioned,
                     message: format!(
                         "user {} is deprovisioned: the token is valid but the user no longer has access to this app",

@@ -48,7 +48,21 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Stable snake_case code for APIs, logs and metrics.
+    /// Every refusal, in declaration order (for tables keyed by refusal, and their tests).
+    pub const ALL: [Refusal; 9] = [
+        Refusal::Expired,
+        Refusal::NotYetValid,
+        Refusal::BadSignature,
+        Refusal::UnknownKid,
+        Refusal::WrongIssuer,
+        Refusal::WrongAudience,
+        Refusal::AlgorithmNotAllowed,
+        Refusal::Malformed,
+        Refusal::MissingClaim,
+    ];
+
+    /// Stable snake_case code for APIs, logs and metrics: the only spelling of each label
+    /// (jwt-verifier's refusal table takes its labels from here).
     pub const fn as_str(self) -> &'static str {
         match self {
             Refusal::Expired => "expired",
@@ -366,6 +380,35 @@ mod tests {
         check_claims(&claims(v), &expected(), NOW)
             .unwrap_err()
             .reason
+    }
+
+    #[test]
+    fn every_refusal_is_listed_once_with_a_unique_snake_case_label() {
+        // A new variant fails to compile here until it is added to `Refusal::ALL` too.
+        let position = |r: Refusal| match r {
+            Refusal::Expired => 0,
+            Refusal::NotYetValid => 1,
+            Refusal::BadSignature => 2,
+            Refusal::UnknownKid => 3,
+            Refusal::WrongIssuer => 4,
+            Refusal::WrongAudience => 5,
+            Refusal::AlgorithmNotAllowed => 6,
+            Refusal::Malformed => 7,
+            Refusal::MissingClaim => 8,
+        };
+        for (i, refusal) in Refusal::ALL.iter().enumerate() {
+            assert_eq!(position(*refusal), i, "{refusal:?}");
+            let label = refusal.as_str();
+            assert!(
+                label.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{label}"
+            );
+            assert_eq!(
+                Refusal::ALL.iter().filter(|r| r.as_str() == label).count(),
+                1,
+                "{label}"
+            );
+        }
     }
 
     #[test]
