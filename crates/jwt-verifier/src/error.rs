@@ -1,10 +1,12 @@
 //! Why `jwt-verifier` could not start, and why a Verify call was refused, with the one
-//! conversion of a refusal into a `tonic::Status` callers can read by machine.
+//! conversion of a refusal into a `tonic::Status` in the standard gRPC error model
+//! (R-JWT-12), so any gRPC client library can read it by machine.
 
 use alter_proto::identity::v1::{RefusalDetail, RefusalReason};
 use alter_providers::Refusal;
 use prost::Message;
 use tonic::metadata::MetadataValue;
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// Why the service could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -179,30 +181,64 @@ pub fn reason_label(reason: RefusalReason) -> &'static str {
     RefusalKind::of_reason(reason).map_or("unspecified", |k| k.label)
 }
 
+/// The `google.protobuf.Any` type URL of a packed [`RefusalDetail`].
+pub const REFUSAL_DETAIL_TYPE_URL: &str = "type.googleapis.com/alter.identity.v1.RefusalDetail";
+
+/// R-JWT-12: every error in the standard gRPC error model. `grpc-status-details-bin` holds a
+/// `google.rpc.Status` with the same code and message; a refusal packs its
+/// [`RefusalDetail`] in `details` (and its label in `x-alter-refusal`), a malformed request
+/// field a `google.rpc.BadRequest` naming the field.
 impl From<VerifyError> for tonic::Status {
     fn from(e: VerifyError) -> Self {
         let message = e.to_string();
         let code = e.code();
-        let Some(reason) = e.reason() else {
-            return tonic::Status::new(code, message);
-        };
-        let detail = RefusalDetail {
-            reason: reason as i32,
-            message: message.clone(),
-        };
-        let mut status = tonic::Status::with_details(code, message, detail.encode_to_vec().into());
-        status.metadata_mut().insert(
-            REFUSAL_METADATA_KEY,
-            MetadataValue::from_static(reason_label(reason)),
-        );
-        status
+        match &e {
+            VerifyError::Refused { reason, .. } => {
+                let detail = RefusalDetail {
+                    reason: *reason as i32,
+                    message: message.clone(),
+                };
+                let packed = prost_types::Any {
+                    type_url: REFUSAL_DETAIL_TYPE_URL.to_owned(),
+                    value: detail.encode_to_vec(),
+                };
+                let details = tonic_types::Status {
+                    code: code as i32,
+                    message: message.clone(),
+                    details: vec![packed],
+                };
+                let mut status =
+                    tonic::Status::with_details(code, message, details.encode_to_vec().into());
+                status.metadata_mut().insert(
+                    REFUSAL_METADATA_KEY,
+                    MetadataValue::from_static(reason_label(*reason)),
+                );
+                status
+            }
+            VerifyError::InvalidArgument {
+                field,
+                message: why,
+            } => tonic::Status::with_error_details(
+                code,
+                message,
+                ErrorDetails::with_bad_request_violation(*field, why.clone()),
+            ),
+            VerifyError::NoIdentityProvider { .. } | VerifyError::Unavailable(_) => {
+                tonic::Status::new(code, message)
+            }
+        }
     }
 }
 
-/// The refusal carried by a status from Verify: the decoded details, if any.
+/// The refusal carried by a status from Verify: the [`RefusalDetail`] packed in the
+/// `google.rpc.Status` of its details, if there is one.
 pub fn refusal_of(status: &tonic::Status) -> Option<RefusalDetail> {
-    RefusalDetail::decode(status.details())
-        .ok()
+    let standard = tonic_types::Status::decode(status.details()).ok()?;
+    standard
+        .details
+        .iter()
+        .filter(|any| any.type_url == REFUSAL_DETAIL_TYPE_URL)
+        .find_map(|any| RefusalDetail::decode(any.value.as_slice()).ok())
         .filter(|d| d.reason != 0)
 }
 
@@ -241,6 +277,18 @@ mod tests {
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert!(status.message().starts_with("app_id "));
         assert!(refusal_of(&status).is_none());
+        let violations = status
+            .get_details_bad_request()
+            .map(|b| b.field_violations)
+            .unwrap_or_default();
+        assert_eq!(violations.len(), 1);
+        assert_eq!(
+            (
+                violations[0].field.as_str(),
+                violations[0].description.as_str()
+            ),
+            ("app_id", "must be a UUID")
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod error_model;
 mod isolation;
 mod lifecycle;
 mod provisioning;
