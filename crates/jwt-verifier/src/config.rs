@@ -1,6 +1,7 @@
 //! `jwt-verifier` configuration: the shared sections plus `[jwt_verifier]`.
 
 use alter_config::{CommonSettings, ConfigIssue, ServiceListen, Validate};
+use alter_providers::DEFAULT_MAX_STALE;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,6 +16,9 @@ pub struct Config {
 
 /// Largest clock-skew allowance accepted (R-JWT-03: the leeway must stay small).
 pub const MAX_LEEWAY_SECS: u64 = 300;
+
+/// Longest stale window accepted for cached keys (R-JWT-11: the window is bounded): 7 days.
+pub const MAX_JWKS_MAX_STALE_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// The `[jwt_verifier]` section (`ALTER_JWT_VERIFIER__<KEY>`).
 #[derive(Clone, Debug, Deserialize)]
@@ -36,6 +40,9 @@ pub struct Settings {
     pub jwks_unknown_kid_min_interval_secs: u64,
     /// Timeout of one JWKS fetch.
     pub jwks_fetch_timeout_secs: u64,
+    /// How long past their freshness an IDP's cached keys keep serving while its JWKS cannot
+    /// be fetched (R-JWT-11); past it, Verify answers UNAVAILABLE for that IDP. 0..=604800.
+    pub jwks_max_stale_secs: u64,
 }
 
 impl Default for Settings {
@@ -49,6 +56,7 @@ impl Default for Settings {
             jwks_refresh_secs: 300,
             jwks_unknown_kid_min_interval_secs: 10,
             jwks_fetch_timeout_secs: 5,
+            jwks_max_stale_secs: DEFAULT_MAX_STALE.as_secs(),
         }
     }
 }
@@ -99,6 +107,15 @@ impl Settings {
                     format!("is {value}; give a number of seconds between 1 and 86400"),
                 ));
             }
+        }
+        if self.jwks_max_stale_secs > MAX_JWKS_MAX_STALE_SECS {
+            issues.push(ConfigIssue::new(
+                "jwt_verifier.jwks_max_stale_secs",
+                format!(
+                    "is {}; cached keys may be trusted at most {MAX_JWKS_MAX_STALE_SECS} seconds (7 days) past their freshness while the JWKS is down; 86400 (24 h) is the default",
+                    self.jwks_max_stale_secs
+                ),
+            ));
         }
     }
 }
@@ -175,6 +192,33 @@ mod tests {
                 "jwt_verifier.jwks_refresh_secs",
                 "jwt_verifier.jwks_unknown_kid_min_interval_secs"
             ]
+        );
+    }
+
+    #[test]
+    fn r_jwt_11_the_stale_window_defaults_to_24_hours_and_is_bounded() {
+        assert_eq!(Settings::default().jwks_max_stale_secs, 86_400);
+        let mut issues = vec![];
+        Settings {
+            jwks_max_stale_secs: 0,
+            ..Settings::default()
+        }
+        .validate(&mut issues);
+        assert!(
+            issues.is_empty(),
+            "0 (never serve stale keys) is allowed: {issues:?}"
+        );
+        Settings {
+            jwks_max_stale_secs: MAX_JWKS_MAX_STALE_SECS + 1,
+            ..Settings::default()
+        }
+        .validate(&mut issues);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, "jwt_verifier.jwks_max_stale_secs");
+        assert!(
+            issues[0].message.contains("at most 604800"),
+            "{}",
+            issues[0].message
         );
     }
 }

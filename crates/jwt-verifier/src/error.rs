@@ -38,8 +38,8 @@ pub enum VerifyError {
     )]
     NoIdentityProvider { app_id: String },
     /// The call was refused for a machine-readable reason: a token refused (R-JWT-01..05),
-    /// claims that cannot be read, or a user who may not sign in (R-JWT-08). The gRPC code
-    /// comes from [`REFUSALS`].
+    /// claims that cannot be read, a user who may not sign in (R-JWT-08), or an identity
+    /// provider whose keys cannot be had (R-JWT-11). The gRPC code comes from `REFUSALS`.
     #[error("{message}")]
     Refused {
         reason: RefusalReason,
@@ -97,7 +97,7 @@ impl RefusalKind {
 /// answered with. Everything else (the provider-to-wire mapping, the metadata, the metric
 /// label, the gRPC code) is read from here; tests check it covers every `RefusalReason`
 /// and every [`Refusal`] exactly once.
-pub(crate) const REFUSALS: [RefusalKind; 11] = {
+pub(crate) const REFUSALS: [RefusalKind; 12] = {
     use RefusalReason as R;
     use tonic::Code::Unauthenticated;
     [
@@ -114,6 +114,12 @@ pub(crate) const REFUSALS: [RefusalKind; 11] = {
         ),
         RefusalKind::token(Refusal::Malformed, R::Malformed, Unauthenticated),
         RefusalKind::token(Refusal::MissingClaim, R::MissingClaim, Unauthenticated),
+        // R-JWT-11: an outage of the IDP's JWKS is retryable, never a bad token.
+        RefusalKind::token(
+            Refusal::IdpUnavailable,
+            R::IdpUnavailable,
+            tonic::Code::Unavailable,
+        ),
         RefusalKind::user("user_suspended", R::UserSuspended),
         RefusalKind::user("user_deprovisioned", R::UserDeprovisioned),
     ]
@@ -329,6 +335,10 @@ mod tests {
         assert_eq!(
             code(RefusalReason::UserSuspended),
             tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            code(RefusalReason::IdpUnavailable),
+            tonic::Code::Unavailable
         );
         assert_eq!(
             VerifyError::refused(Refusal::WrongAudience, "x").reason(),

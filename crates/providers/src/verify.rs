@@ -45,11 +45,14 @@ pub enum Refusal {
     AlgorithmNotAllowed,
     Malformed,
     MissingClaim,
+    /// The IDP's JWKS could not be fetched and no usable key is cached (R-JWT-11): not a
+    /// verdict on the token, which may well be good; retry.
+    IdpUnavailable,
 }
 
 impl Refusal {
     /// Every refusal, in declaration order (for tables keyed by refusal, and their tests).
-    pub const ALL: [Refusal; 9] = [
+    pub const ALL: [Refusal; 10] = [
         Refusal::Expired,
         Refusal::NotYetValid,
         Refusal::BadSignature,
@@ -59,6 +62,7 @@ impl Refusal {
         Refusal::AlgorithmNotAllowed,
         Refusal::Malformed,
         Refusal::MissingClaim,
+        Refusal::IdpUnavailable,
     ];
 
     /// Stable snake_case code for APIs, logs and metrics: the only spelling of each label
@@ -74,6 +78,7 @@ impl Refusal {
             Refusal::AlgorithmNotAllowed => "algorithm_not_allowed",
             Refusal::Malformed => "malformed",
             Refusal::MissingClaim => "missing_claim",
+            Refusal::IdpUnavailable => "idp_unavailable",
         }
     }
 }
@@ -175,7 +180,8 @@ impl TokenHeader {
 }
 
 /// R-JWT-01..05: header, key by `kid` from the cache (UnknownKid after the rate-limited
-/// refetch), key type/alg agreement, signature, then the claims at the current time.
+/// refetch, IdpUnavailable when the JWKS cannot be fetched: R-JWT-11), key type/alg
+/// agreement, signature, then the claims at the current time.
 pub async fn verify_token(
     token: &str,
     expected: &TokenExpectations,
@@ -188,9 +194,14 @@ pub async fn verify_token(
         .key(idp, jwks_uri, &header.kid)
         .await
         .map_err(|e| match e {
-            JwksError::UnknownKid { .. } | JwksError::Unavailable { .. } => {
-                TokenRefused::new(Refusal::UnknownKid, e.to_string())
-            }
+            JwksError::UnknownKid { .. } => TokenRefused::new(Refusal::UnknownKid, e.to_string()),
+            JwksError::Unavailable { .. } => TokenRefused::new(
+                Refusal::IdpUnavailable,
+                format!(
+                    "identity provider {} is unavailable: {e}; this is an outage of the provider, not a bad token: retry shortly",
+                    expected.issuer
+                ),
+            ),
             JwksError::InvalidKey { .. } => TokenRefused::new(Refusal::BadSignature, e.to_string()),
         })?;
     verify_with_key(token, &header, &key, expected, unix_now())
@@ -395,6 +406,7 @@ mod tests {
             Refusal::AlgorithmNotAllowed => 6,
             Refusal::Malformed => 7,
             Refusal::MissingClaim => 8,
+            Refusal::IdpUnavailable => 9,
         };
         for (i, refusal) in Refusal::ALL.iter().enumerate() {
             assert_eq!(position(*refusal), i, "{refusal:?}");

@@ -5,6 +5,7 @@
 
 mod error_model;
 mod isolation;
+mod jwks_outage;
 mod lifecycle;
 mod provisioning;
 mod revocation;
