@@ -1,6 +1,7 @@
 //! `jwt-verifier` configuration: the shared sections plus `[jwt_verifier]`.
 
 use alter_config::{CommonSettings, ConfigIssue, ServiceListen, Validate};
+use alter_core::ClaimLimits;
 use alter_providers::DEFAULT_MAX_STALE;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -43,6 +44,9 @@ pub struct Settings {
     /// How long past their freshness an IDP's cached keys keep serving while its JWKS cannot
     /// be fetched (R-JWT-11); past it, Verify answers UNAVAILABLE for that IDP. 0..=604800.
     pub jwks_max_stale_secs: u64,
+    /// Most entries a token's group claim may list; a token with more is refused as
+    /// malformed rather than creating that many groups in one Verify. 1..=100000.
+    pub max_group_claim_entries: usize,
 }
 
 impl Default for Settings {
@@ -57,6 +61,7 @@ impl Default for Settings {
             jwks_unknown_kid_min_interval_secs: 10,
             jwks_fetch_timeout_secs: 5,
             jwks_max_stale_secs: DEFAULT_MAX_STALE.as_secs(),
+            max_group_claim_entries: ClaimLimits::DEFAULT_MAX_GROUP_ENTRIES,
         }
     }
 }
@@ -68,6 +73,13 @@ impl Settings {
 
     pub fn leeway(&self) -> Duration {
         Duration::from_secs(self.leeway_secs)
+    }
+
+    /// The bounds claim extraction applies to every token.
+    pub fn claim_limits(&self) -> ClaimLimits {
+        ClaimLimits {
+            max_group_entries: self.max_group_claim_entries,
+        }
     }
 
     /// Checks every key of the section, naming the key and the accepted range.
@@ -107,6 +119,15 @@ impl Settings {
                     format!("is {value}; give a number of seconds between 1 and 86400"),
                 ));
             }
+        }
+        if self.max_group_claim_entries == 0 || self.max_group_claim_entries > 100_000 {
+            issues.push(ConfigIssue::new(
+                "jwt_verifier.max_group_claim_entries",
+                format!(
+                    "is {}; give the most groups one token may list, between 1 and 100000 (1000 is the default)",
+                    self.max_group_claim_entries
+                ),
+            ));
         }
         if self.jwks_max_stale_secs > MAX_JWKS_MAX_STALE_SECS {
             issues.push(ConfigIssue::new(
@@ -220,5 +241,25 @@ mod tests {
             "{}",
             issues[0].message
         );
+    }
+
+    #[test]
+    fn r_jwt_07_the_group_claim_cap_defaults_to_1000_and_is_bounded() {
+        assert_eq!(Settings::default().claim_limits().max_group_entries, 1_000);
+        for bad in [0, 100_001] {
+            let mut issues = vec![];
+            Settings {
+                max_group_claim_entries: bad,
+                ..Settings::default()
+            }
+            .validate(&mut issues);
+            assert_eq!(issues.len(), 1, "{bad}");
+            assert_eq!(issues[0].key, "jwt_verifier.max_group_claim_entries");
+            assert!(
+                issues[0].message.contains("between 1 and 100000"),
+                "{}",
+                issues[0].message
+            );
+        }
     }
 }

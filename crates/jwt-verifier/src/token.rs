@@ -27,7 +27,9 @@ fn refused(refusal: TokenRefused) -> VerifyError {
 pub(crate) fn unreadable_claims(error: ClaimError) -> VerifyError {
     let refusal = match error {
         ClaimError::MissingUserId { .. } => Refusal::MissingClaim,
-        ClaimError::WrongType { .. } | ClaimError::InvalidValue { .. } => Refusal::Malformed,
+        ClaimError::WrongType { .. }
+        | ClaimError::InvalidValue { .. }
+        | ClaimError::TooManyEntries { .. } => Refusal::Malformed,
     };
     VerifyError::refused(refusal, error.to_string())
 }

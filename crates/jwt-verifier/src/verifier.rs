@@ -68,6 +68,7 @@ pub struct Verifier {
     bus: Arc<dyn EventBus>,
     jwks: JwksCache,
     leeway: Duration,
+    claim_limits: alter_core::ClaimLimits,
     generations: Generations,
     /// Caches are trusted only while the invalidation subscription is live (R-JWT-10).
     live: AtomicBool,
@@ -99,6 +100,7 @@ impl Verifier {
             bus,
             jwks,
             leeway: settings.leeway(),
+            claim_limits: settings.claim_limits(),
             generations: Generations::new(),
             live: AtomicBool::new(false),
             tokens: ShardedCache::new(settings.token_cache_capacity),
@@ -196,8 +198,12 @@ impl Verifier {
             &self.jwks,
         )
         .await?;
-        let identity = extract_identity(&idp.config.claim_mappings, &verified.claims)
-            .map_err(token::unreadable_claims)?;
+        let identity = extract_identity(
+            &idp.config.claim_mappings,
+            &verified.claims,
+            &self.claim_limits,
+        )
+        .map_err(token::unreadable_claims)?;
         let resolved = self.resolve(app, &idp, &identity, live).await?;
         match resolved.status {
             UserStatus::Active => {}

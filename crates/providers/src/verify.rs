@@ -303,14 +303,17 @@ pub fn check_claims(
             Refusal::MissingClaim,
             format!("the token has no aud claim; expected {}", expected.audience),
         )),
-        Some(aud) if audience_matches(&expected.audience, aud) => Ok(exp),
-        Some(aud) => Err(TokenRefused::new(
-            Refusal::WrongAudience,
-            format!(
-                "audience must include {}: token has {aud}",
-                expected.audience
-            ),
-        )),
+        Some(aud) => match audience_matches(&expected.audience, aud) {
+            Ok(true) => Ok(exp),
+            Ok(false) => Err(TokenRefused::new(
+                Refusal::WrongAudience,
+                format!(
+                    "audience must include {}: token has {aud}",
+                    expected.audience
+                ),
+            )),
+            Err(shape) => Err(malformed(shape.to_string())),
+        },
     }
 }
 
@@ -474,6 +477,17 @@ mod tests {
         assert!(check_claims(&claims(v.clone()), &expected(), NOW).is_ok());
         v["aud"] = json!(["other"]);
         assert_eq!(refusal(v.clone()), Refusal::WrongAudience);
+        // RFC 7519: an array of strings; other members make the token malformed.
+        for aud in [
+            json!(["https://api.acme.test", 7]),
+            json!([null, "https://api.acme.test"]),
+            json!(42),
+        ] {
+            v["aud"] = aud.clone();
+            let err = check_claims(&claims(v.clone()), &expected(), NOW).unwrap_err();
+            assert_eq!(err.reason, Refusal::Malformed, "{aud}");
+            assert!(err.message.contains("aud claim"), "{}", err.message);
+        }
         v.as_object_mut().unwrap().remove("aud");
         assert_eq!(refusal(v), Refusal::MissingClaim);
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod error_model;
+mod hostile_tokens;
 mod isolation;
 mod jwks_outage;
 mod lifecycle;
