@@ -355,8 +355,9 @@ impl KeySet {
     /// Whether the cached keys may be served at `now`: fetched, and no more than
     /// `max_stale` past their freshness.
     fn usable(&self, now: Instant, max_stale: Duration) -> bool {
+        // `None` past a successful fetch only when the instant overflowed: never expires.
         self.loaded
-            && self.fresh_until.is_some_and(|fresh| {
+            && self.fresh_until.is_none_or(|fresh| {
                 fresh
                     .checked_add(max_stale)
                     .is_none_or(|deadline| now < deadline)
