@@ -35,6 +35,8 @@ RULES = [
     ("R-JWT-08", "Suspended or deprovisioned user refused"),
     ("R-JWT-09", "Answer carries user, groups and active grants only"),
     ("R-JWT-10", "Revocation/suspension visible to the very next verify on every replica"),
+    ("R-JWT-11", "JWKS outage never a bad token: bounded stale window, then UNAVAILABLE naming the IDP"),
+    ("R-JWT-12", "Refusals in the standard gRPC error model (google.rpc.Status details)"),
     ("R-HOOK-01", "Enabling webhooks per provider"),
     ("R-HOOK-02", "Auth0 log streams: auth, three body formats, sdu/ublkdu"),
     ("R-HOOK-03", "Clerk (Svix) signatures and events"),

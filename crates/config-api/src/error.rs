@@ -5,6 +5,7 @@ use alter_config::ConfigIssue;
 use alter_core::FieldError;
 use alter_store::StoreError;
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -67,8 +68,24 @@ impl Error {
             }
         }
     }
+
+    /// The request field at fault, with why, when the error is about one field.
+    fn field_violation(&self) -> Option<(String, String)> {
+        match self {
+            Error::Invalid(e) | Error::Store(StoreError::Invalid(e)) => {
+                Some((e.field.clone(), e.message.clone()))
+            }
+            Error::Discovery(e @ alter_providers::DiscoveryError::IssuerMismatch { .. }) => {
+                Some(("issuer".to_owned(), e.to_string()))
+            }
+            _ => None,
+        }
+    }
 }
 
+/// Every error in the standard gRPC error model (R-JWT-12's rule, applied to the admin API
+/// too): an invalid argument carries a `google.rpc.BadRequest` in `grpc-status-details-bin`
+/// whose field violation names the request field and says why, so a client can point at it.
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let code = error.code();
@@ -90,7 +107,16 @@ impl From<Error> for Status {
             }
             _ => error.to_string(),
         };
-        Status::new(code, message)
+        match error.field_violation() {
+            Some((field, description)) if code == Code::InvalidArgument => {
+                Status::with_error_details(
+                    code,
+                    message,
+                    ErrorDetails::with_bad_request_violation(field, description),
+                )
+            }
+            _ => Status::new(code, message),
+        }
     }
 }
 
@@ -106,6 +132,30 @@ mod tests {
         )));
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(status.message(), "audience is required: give it");
+        let violations = status
+            .get_details_bad_request()
+            .map(|b| b.field_violations)
+            .unwrap_or_default();
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "audience");
+        assert_eq!(violations[0].description, "is required: give it");
+    }
+
+    #[test]
+    fn errors_about_no_single_field_carry_no_bad_request() {
+        let s = Status::from(Error::NotFound("app 1 was not found".into()));
+        assert_eq!(s.code(), Code::NotFound);
+        assert!(s.get_details_bad_request().is_none());
+        let s = Status::from(Error::Discovery(
+            alter_providers::DiscoveryError::IssuerMismatch {
+                configured: "https://a.test".into(),
+                found: "https://a.test/".into(),
+            },
+        ));
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let violations = s.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(violations[0].field, "issuer");
+        assert!(violations[0].description.contains("https://a.test/"));
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Audience {
     }
 
     /// Whether a token's `aud` names this audience (see [`audience_matches`]).
-    pub fn matches(&self, aud: &serde_json::Value) -> bool {
+    pub fn matches(&self, aud: &serde_json::Value) -> Result<bool, AudienceClaimError> {
         audience_matches(&self.0, aud)
     }
 }
@@ -73,18 +73,60 @@ impl From<Audience> for String {
     }
 }
 
+/// Why a token's `aud` is not an audience claim at all: RFC 7519 §4.1.3 makes it a string
+/// or an array of strings, and anything else is a malformed token, not a wrong audience.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AudienceClaimError {
+    #[error("the token's aud claim must be a string or an array of strings, found {found}")]
+    WrongType { found: &'static str },
+    #[error("the token's aud claim must be an array of strings only: element {index} is {found}")]
+    NonStringMember { index: usize, found: &'static str },
+}
+
 /// R-CFG-06: `aud` passes when it is a string equal to the configured audience, or an
-/// array with such a string among its elements. Every other shape fails, and an empty
+/// array of strings with such a string among its elements; an array with a non-string
+/// member, or any other type, is refused as malformed whatever it holds. An empty
 /// configured audience never matches.
-pub fn audience_matches(configured: &str, aud: &serde_json::Value) -> bool {
+pub fn audience_matches(
+    configured: &str,
+    aud: &serde_json::Value,
+) -> Result<bool, AudienceClaimError> {
     use serde_json::Value;
-    if configured.is_empty() {
-        return false;
-    }
-    match aud {
+    let matched = match aud {
         Value::String(s) => s == configured,
-        Value::Array(items) => items.iter().any(|item| item.as_str() == Some(configured)),
-        _ => false,
+        Value::Array(items) => {
+            let mut matched = false;
+            for (index, item) in items.iter().enumerate() {
+                match item {
+                    Value::String(s) => matched |= s == configured,
+                    other => {
+                        return Err(AudienceClaimError::NonStringMember {
+                            index,
+                            found: json_type(other),
+                        });
+                    }
+                }
+            }
+            matched
+        }
+        other => {
+            return Err(AudienceClaimError::WrongType {
+                found: json_type(other),
+            });
+        }
+    };
+    Ok(matched && !configured.is_empty())
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -94,33 +136,65 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn r_cfg_06_audience_matches_table() {
+    fn r_cfg_06_r_jwt_04_audience_matches_table() {
+        use AudienceClaimError::{NonStringMember, WrongType};
         let rows = [
-            (json!("https://api.acme.test"), true),
-            (json!("https://api.acme.test/"), false),
-            (json!("HTTPS://API.ACME.TEST"), false),
+            (json!("https://api.acme.test"), Ok(true)),
+            (json!("https://api.acme.test/"), Ok(false)),
+            (json!("HTTPS://API.ACME.TEST"), Ok(false)),
             (
                 json!([
                     "https://api.acme.test",
                     "https://acme.eu.auth0.com/userinfo"
                 ]),
-                true,
+                Ok(true),
             ),
             (
                 json!([
                     "https://acme.eu.auth0.com/userinfo",
                     "https://api.acme.test"
                 ]),
-                true,
+                Ok(true),
             ),
-            (json!(["https://other.test"]), false),
-            (json!([]), false),
-            (json!([["https://api.acme.test"]]), false),
-            (json!([1, "https://api.acme.test"]), true),
-            (json!(null), false),
-            (json!(42), false),
-            (json!({"aud": "https://api.acme.test"}), false),
-            (json!(true), false),
+            (json!(["https://other.test"]), Ok(false)),
+            (json!([]), Ok(false)),
+            // RFC 7519: an array of strings. Other members make the token malformed, even
+            // when the configured audience is among them.
+            (
+                json!([1, "https://api.acme.test"]),
+                Err(NonStringMember {
+                    index: 0,
+                    found: "a number",
+                }),
+            ),
+            (
+                json!(["https://api.acme.test", null]),
+                Err(NonStringMember {
+                    index: 1,
+                    found: "null",
+                }),
+            ),
+            (
+                json!([["https://api.acme.test"]]),
+                Err(NonStringMember {
+                    index: 0,
+                    found: "an array",
+                }),
+            ),
+            (
+                json!(["x", {"aud": "https://api.acme.test"}]),
+                Err(NonStringMember {
+                    index: 1,
+                    found: "an object",
+                }),
+            ),
+            (json!(null), Err(WrongType { found: "null" })),
+            (json!(42), Err(WrongType { found: "a number" })),
+            (
+                json!({"aud": "https://api.acme.test"}),
+                Err(WrongType { found: "an object" }),
+            ),
+            (json!(true), Err(WrongType { found: "a boolean" })),
         ];
         for (aud, expected) in rows {
             assert_eq!(
@@ -129,12 +203,20 @@ mod tests {
                 "{aud}"
             );
         }
+        assert!(
+            NonStringMember {
+                index: 0,
+                found: "a number"
+            }
+            .to_string()
+            .contains("array of strings"),
+        );
     }
 
     #[test]
     fn r_cfg_06_empty_configured_audience_never_matches() {
-        assert!(!audience_matches("", &json!("")));
-        assert!(!audience_matches("", &json!([""])));
+        assert_eq!(audience_matches("", &json!("")), Ok(false));
+        assert_eq!(audience_matches("", &json!([""])), Ok(false));
     }
 
     #[test]
@@ -163,9 +245,10 @@ mod tests {
     fn r_cfg_06_parsed_audience_matches_string_or_array() {
         let aud = Audience::parse("audience", "api://default").unwrap();
         assert_eq!(aud.as_str(), "api://default");
-        assert!(aud.matches(&json!("api://default")));
-        assert!(aud.matches(&json!(["x", "api://default"])));
-        assert!(!aud.matches(&json!("api://other")));
+        assert_eq!(aud.matches(&json!("api://default")), Ok(true));
+        assert_eq!(aud.matches(&json!(["x", "api://default"])), Ok(true));
+        assert_eq!(aud.matches(&json!("api://other")), Ok(false));
+        assert!(aud.matches(&json!(["api://default", 7])).is_err());
         let round: Audience = serde_json::from_str(&serde_json::to_string(&aud).unwrap()).unwrap();
         assert_eq!(round, aud);
         assert!(serde_json::from_str::<Audience>("\"\"").is_err());

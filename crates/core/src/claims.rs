@@ -2,6 +2,8 @@
 //! verified token's claims (R-JWT-06, R-JWT-07). Claim names are top-level keys only and
 //! are never split on dots or slashes: `https://alter.dev/groups` is one key.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::FieldError;
@@ -115,6 +117,27 @@ pub struct ExtractedIdentity {
     pub roles: Vec<String>,
 }
 
+/// Bounds on what one token's claims may ask of the directory: a signed token is still
+/// input, and every group it lists becomes a group and a membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// Most entries the group claim may list (before duplicates are dropped).
+    pub max_group_entries: usize,
+}
+
+impl ClaimLimits {
+    /// Default of [`ClaimLimits::max_group_entries`].
+    pub const DEFAULT_MAX_GROUP_ENTRIES: usize = 1_000;
+}
+
+impl Default for ClaimLimits {
+    fn default() -> Self {
+        Self {
+            max_group_entries: Self::DEFAULT_MAX_GROUP_ENTRIES,
+        }
+    }
+}
+
 /// Why a token's claims cannot be read; each variant names the claim.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClaimError {
@@ -130,6 +153,14 @@ pub enum ClaimError {
     },
     #[error("claim {claim:?} {reason}")]
     InvalidValue { claim: String, reason: String },
+    #[error(
+        "claim {claim:?} lists {count} entries; at most {limit} are accepted: have the identity provider put fewer groups in the token (filter them in its claim rule), or raise the verifier's max_group_claim_entries"
+    )]
+    TooManyEntries {
+        claim: String,
+        count: usize,
+        limit: usize,
+    },
 }
 
 impl ClaimError {
@@ -138,7 +169,8 @@ impl ClaimError {
         match self {
             ClaimError::MissingUserId { claim }
             | ClaimError::WrongType { claim, .. }
-            | ClaimError::InvalidValue { claim, .. } => claim,
+            | ClaimError::InvalidValue { claim, .. }
+            | ClaimError::TooManyEntries { claim, .. } => claim,
         }
     }
 }
@@ -158,9 +190,11 @@ fn type_name(value: &Value) -> &'static str {
 /// is required and must be a string (an integer is taken as its decimal string); email and
 /// display name are optional strings; groups and roles are a string or an array of strings.
 /// An absent or `null` optional claim is simply absent; a claim of the wrong type is an error.
+/// The group claim may list at most `limits.max_group_entries` entries.
 pub fn extract_identity(
     mappings: &ClaimMappings,
     claims: &Map<String, Value>,
+    limits: &ClaimLimits,
 ) -> Result<ExtractedIdentity, ClaimError> {
     let claim = mappings.user_id_claim.as_str();
     let raw_id = match claims.get(claim) {
@@ -184,16 +218,20 @@ pub fn extract_identity(
             claim: claim.to_owned(),
             reason: e.message,
         })?;
-    let groups = string_list(mappings.group_claim.as_deref(), claims)?
-        .into_iter()
-        .map(|(name, value)| {
-            ExternalGroupId::parse(name, &value).map_err(|e| ClaimError::InvalidValue {
-                claim: name.to_owned(),
-                reason: e.message,
-            })
+    let groups = string_list(
+        mappings.group_claim.as_deref(),
+        claims,
+        Some(limits.max_group_entries),
+    )?
+    .into_iter()
+    .map(|(name, value)| {
+        ExternalGroupId::parse(name, &value).map_err(|e| ClaimError::InvalidValue {
+            claim: name.to_owned(),
+            reason: e.message,
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let roles = string_list(mappings.role_claim.as_deref(), claims)?
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    let roles = string_list(mappings.role_claim.as_deref(), claims, None)?
         .into_iter()
         .map(|(_, value)| value)
         .collect();
@@ -225,9 +263,11 @@ fn optional_string(
 
 /// A string-or-array-of-strings claim as `(claim name, value)` pairs, order kept,
 /// duplicates and empty strings dropped (a Clerk template yields `""` with no active org).
+/// An array longer than `max_entries` is refused before any entry is read.
 fn string_list<'a>(
     claim: Option<&'a str>,
     claims: &Map<String, Value>,
+    max_entries: Option<usize>,
 ) -> Result<Vec<(&'a str, String)>, ClaimError> {
     let Some(claim) = claim else {
         return Ok(Vec::new());
@@ -235,6 +275,13 @@ fn string_list<'a>(
     let values: Vec<&String> = match claims.get(claim) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s],
+        Some(Value::Array(items)) if max_entries.is_some_and(|limit| items.len() > limit) => {
+            return Err(ClaimError::TooManyEntries {
+                claim: claim.to_owned(),
+                count: items.len(),
+                limit: max_entries.unwrap_or_default(),
+            });
+        }
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
@@ -260,9 +307,10 @@ fn string_list<'a>(
             });
         }
     };
+    let mut seen: HashSet<&str> = HashSet::with_capacity(values.len());
     let mut out: Vec<(&str, String)> = Vec::with_capacity(values.len());
     for value in values {
-        if !value.is_empty() && !out.iter().any(|(_, seen)| seen == value) {
+        if !value.is_empty() && seen.insert(value.as_str()) {
             out.push((claim, value.clone()));
         }
     }
@@ -283,6 +331,10 @@ mod tests {
 
     /// A change to apply to a copy of `mappings()` in a table row.
     type Mutation = fn(&mut ClaimMappings);
+
+    fn limits() -> ClaimLimits {
+        ClaimLimits::default()
+    }
 
     fn mappings() -> ClaimMappings {
         ClaimMappings {
@@ -459,7 +511,7 @@ mod tests {
             "https://alter.dev/groups": ["finance", "ops", "finance", ""],
             "roles": "admin",
         }));
-        let id = extract_identity(&mappings(), &c).unwrap();
+        let id = extract_identity(&mappings(), &c, &limits()).unwrap();
         assert_eq!(id.external_id.as_str(), "auth0|65a1f0c2d4e5f60718293a4b");
         assert_eq!(id.email.as_deref(), Some("dana@example.com"));
         assert_eq!(id.display_name.as_deref(), Some("Dana Q"));
@@ -476,7 +528,7 @@ mod tests {
     #[test]
     fn r_jwt_06_user_id_claim_is_required() {
         for c in [json!({}), json!({"sub": null}), json!({"uid": "00u1"})] {
-            let err = extract_identity(&mappings(), &claims(c)).unwrap_err();
+            let err = extract_identity(&mappings(), &claims(c), &limits()).unwrap_err();
             assert_eq!(
                 err,
                 ClaimError::MissingUserId {
@@ -489,14 +541,21 @@ mod tests {
 
     #[test]
     fn r_jwt_06_user_id_claim_must_be_a_string_or_integer() {
-        let id = extract_identity(&mappings(), &claims(json!({"sub": 1234567890123_u64}))).unwrap();
+        let id = extract_identity(
+            &mappings(),
+            &claims(json!({"sub": 1234567890123_u64})),
+            &limits(),
+        )
+        .unwrap();
         assert_eq!(id.external_id.as_str(), "1234567890123");
         for bad in [json!(1.5), json!(true), json!(["a"]), json!({"id": "x"})] {
-            let err = extract_identity(&mappings(), &claims(json!({ "sub": bad }))).unwrap_err();
+            let err = extract_identity(&mappings(), &claims(json!({ "sub": bad })), &limits())
+                .unwrap_err();
             assert!(matches!(err, ClaimError::WrongType { .. }), "{err}");
             assert_eq!(err.claim(), "sub");
         }
-        let err = extract_identity(&mappings(), &claims(json!({"sub": ""}))).unwrap_err();
+        let err =
+            extract_identity(&mappings(), &claims(json!({"sub": ""})), &limits()).unwrap_err();
         assert!(
             matches!(err, ClaimError::InvalidValue { .. }) && err.claim() == "sub",
             "{err}"
@@ -512,6 +571,7 @@ mod tests {
         let id = extract_identity(
             &m,
             &claims(json!({"sub": "dana@example.com", "uid": "00u1b2c3"})),
+            &limits(),
         )
         .unwrap();
         assert_eq!(id.external_id.as_str(), "00u1b2c3");
@@ -528,13 +588,13 @@ mod tests {
         let nested =
             claims(json!({"o": {"id": "org_1"}, "https": {"//alter": {"dev/groups": ["x"]}}}));
         assert_eq!(
-            extract_identity(&m, &nested).unwrap_err(),
+            extract_identity(&m, &nested, &limits()).unwrap_err(),
             ClaimError::MissingUserId {
                 claim: "o.id".to_owned()
             }
         );
         let flat = claims(json!({"o.id": "user_1", "https://alter.dev/groups": "org_1"}));
-        let id = extract_identity(&m, &flat).unwrap();
+        let id = extract_identity(&m, &flat, &limits()).unwrap();
         assert_eq!(id.external_id.as_str(), "user_1");
         assert_eq!(
             id.groups
@@ -556,7 +616,7 @@ mod tests {
         ];
         for (value, expected) in rows {
             let c = claims(json!({"sub": "u", "https://alter.dev/groups": value}));
-            let id = extract_identity(&mappings(), &c).unwrap();
+            let id = extract_identity(&mappings(), &c, &limits()).unwrap();
             assert_eq!(
                 id.groups
                     .iter()
@@ -565,7 +625,8 @@ mod tests {
                 expected
             );
         }
-        let absent = extract_identity(&mappings(), &claims(json!({"sub": "u"}))).unwrap();
+        let absent =
+            extract_identity(&mappings(), &claims(json!({"sub": "u"})), &limits()).unwrap();
         assert!(absent.groups.is_empty() && absent.roles.is_empty() && absent.email.is_none());
     }
 
@@ -581,7 +642,7 @@ mod tests {
         ] {
             let mut c = claims(json!({"sub": "u"}));
             c.insert(claim.to_owned(), value);
-            let err = extract_identity(&mappings(), &c).unwrap_err();
+            let err = extract_identity(&mappings(), &c, &limits()).unwrap_err();
             assert_eq!(err.claim(), claim);
             assert!(
                 err.to_string().contains("a string or an array of strings"),
@@ -594,22 +655,85 @@ mod tests {
             json!(["x".repeat(513)]),
         );
         assert_eq!(
-            extract_identity(&mappings(), &long).unwrap_err().claim(),
+            extract_identity(&mappings(), &long, &limits())
+                .unwrap_err()
+                .claim(),
             "https://alter.dev/groups"
         );
     }
 
     #[test]
+    fn r_jwt_07_the_group_claim_is_capped_naming_the_claim_and_the_limit() {
+        let many = |n: usize| Value::Array((0..n).map(|i| json!(format!("g{i}"))).collect());
+        let limit = ClaimLimits {
+            max_group_entries: 3,
+        };
+        // (group claim value, limits, Ok(groups kept) or Err(entries counted))
+        let rows: [(Value, ClaimLimits, Result<usize, usize>); 7] = [
+            (many(3), limit, Ok(3)),
+            (many(4), limit, Err(4)),
+            (json!("g0"), limit, Ok(1)),
+            // Duplicates and empty strings count: the cap bounds the work, before dedup.
+            (json!(["a", "a", "a", "a"]), limit, Err(4)),
+            (json!(["a", "", "a"]), limit, Ok(1)),
+            (many(1_000), ClaimLimits::default(), Ok(1_000)),
+            (many(5_000), ClaimLimits::default(), Err(5_000)),
+        ];
+        for (value, limits, expected) in rows {
+            let c = claims(json!({"sub": "u", "https://alter.dev/groups": value}));
+            match (extract_identity(&mappings(), &c, &limits), expected) {
+                (Ok(id), Ok(kept)) => assert_eq!(id.groups.len(), kept),
+                (Err(err), Err(count)) => {
+                    assert_eq!(
+                        err,
+                        ClaimError::TooManyEntries {
+                            claim: "https://alter.dev/groups".to_owned(),
+                            count,
+                            limit: limits.max_group_entries,
+                        }
+                    );
+                    let message = err.to_string();
+                    assert!(
+                        message.contains("\"https://alter.dev/groups\"")
+                            && message.contains(&format!("at most {}", limits.max_group_entries)),
+                        "{message}"
+                    );
+                }
+                (got, want) => panic!("expected {want:?}, got {got:?}"),
+            }
+        }
+        assert_eq!(ClaimLimits::default().max_group_entries, 1_000);
+        // The role claim is not capped: it creates nothing.
+        let c = claims(json!({"sub": "u", "roles": many(5)}));
+        assert_eq!(
+            extract_identity(&mappings(), &c, &limit)
+                .unwrap()
+                .roles
+                .len(),
+            5
+        );
+    }
+
+    #[test]
     fn r_jwt_06_email_and_name_must_be_strings_when_present() {
-        let err = extract_identity(&mappings(), &claims(json!({"sub": "u", "email": ["a@b"]})))
-            .unwrap_err();
+        let err = extract_identity(
+            &mappings(),
+            &claims(json!({"sub": "u", "email": ["a@b"]})),
+            &limits(),
+        )
+        .unwrap_err();
         assert_eq!(err.claim(), "email");
-        let err =
-            extract_identity(&mappings(), &claims(json!({"sub": "u", "name": 3}))).unwrap_err();
+        let err = extract_identity(
+            &mappings(),
+            &claims(json!({"sub": "u", "name": 3})),
+            &limits(),
+        )
+        .unwrap_err();
         assert_eq!(err.claim(), "name");
         let id = extract_identity(
             &mappings(),
             &claims(json!({"sub": "u", "email": null, "name": ""})),
+            &limits(),
         )
         .unwrap();
         assert_eq!((id.email, id.display_name), (None, None));
@@ -619,7 +743,7 @@ mod tests {
     fn r_jwt_06_unmapped_claims_are_not_read() {
         let m = ClaimMappings::default();
         let c = claims(json!({"sub": "u", "email": 5, "groups": 6, "roles": 7, "name": 8}));
-        let id = extract_identity(&m, &c).unwrap();
+        let id = extract_identity(&m, &c, &limits()).unwrap();
         assert_eq!(
             (id.email, id.display_name, id.groups.len(), id.roles.len()),
             (None, None, 0, 0)

@@ -11,8 +11,10 @@ pub mod model;
 pub mod provider_events;
 pub mod transitions;
 
-pub use audience::{Audience, audience_matches};
-pub use claims::{ClaimError, ExtractedIdentity, check_claim_mappings_change, extract_identity};
+pub use audience::{Audience, AudienceClaimError, audience_matches};
+pub use claims::{
+    ClaimError, ClaimLimits, ExtractedIdentity, check_claim_mappings_change, extract_identity,
+};
 pub use eligibility::{group_grant_eligibility, groups_back_grants};
 pub use error::FieldError;
 pub use ids::*;

@@ -1,6 +1,8 @@
 //! `jwt-verifier` configuration: the shared sections plus `[jwt_verifier]`.
 
 use alter_config::{CommonSettings, ConfigIssue, ServiceListen, Validate};
+use alter_core::ClaimLimits;
+use alter_providers::DEFAULT_MAX_STALE;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,6 +17,9 @@ pub struct Config {
 
 /// Largest clock-skew allowance accepted (R-JWT-03: the leeway must stay small).
 pub const MAX_LEEWAY_SECS: u64 = 300;
+
+/// Longest stale window accepted for cached keys (R-JWT-11: the window is bounded): 7 days.
+pub const MAX_JWKS_MAX_STALE_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// The `[jwt_verifier]` section (`ALTER_JWT_VERIFIER__<KEY>`).
 #[derive(Clone, Debug, Deserialize)]
@@ -41,6 +46,12 @@ pub struct Settings {
     /// The longest a cached answer or resolved user is served before it is read again, a
     /// backstop behind event invalidation (R-JWT-10), 1..=3600 seconds.
     pub cache_max_age_secs: u64,
+    /// How long past their freshness an IDP's cached keys keep serving while its JWKS cannot
+    /// be fetched (R-JWT-11); past it, Verify answers UNAVAILABLE for that IDP. 0..=604800.
+    pub jwks_max_stale_secs: u64,
+    /// Most entries a token's group claim may list; a token with more is refused as
+    /// malformed rather than creating that many groups in one Verify. 1..=100000.
+    pub max_group_claim_entries: usize,
 }
 
 impl Default for Settings {
@@ -56,6 +67,8 @@ impl Default for Settings {
             jwks_fetch_timeout_secs: 5,
             idp_cache_capacity: 10_000,
             cache_max_age_secs: 300,
+            jwks_max_stale_secs: DEFAULT_MAX_STALE.as_secs(),
+            max_group_claim_entries: ClaimLimits::DEFAULT_MAX_GROUP_ENTRIES,
         }
     }
 }
@@ -71,6 +84,13 @@ impl Settings {
 
     pub fn cache_max_age(&self) -> Duration {
         Duration::from_secs(self.cache_max_age_secs)
+    }
+
+    /// The bounds claim extraction applies to every token.
+    pub fn claim_limits(&self) -> ClaimLimits {
+        ClaimLimits {
+            max_group_entries: self.max_group_claim_entries,
+        }
     }
 
     /// Checks every key of the section, naming the key and the accepted range.
@@ -112,6 +132,24 @@ impl Settings {
                     format!("is {value}; give a number of seconds between 1 and 86400"),
                 ));
             }
+        }
+        if self.max_group_claim_entries == 0 || self.max_group_claim_entries > 100_000 {
+            issues.push(ConfigIssue::new(
+                "jwt_verifier.max_group_claim_entries",
+                format!(
+                    "is {}; give the most groups one token may list, between 1 and 100000 (1000 is the default)",
+                    self.max_group_claim_entries
+                ),
+            ));
+        }
+        if self.jwks_max_stale_secs > MAX_JWKS_MAX_STALE_SECS {
+            issues.push(ConfigIssue::new(
+                "jwt_verifier.jwks_max_stale_secs",
+                format!(
+                    "is {}; cached keys may be trusted at most {MAX_JWKS_MAX_STALE_SECS} seconds (7 days) past their freshness while the JWKS is down; 86400 (24 h) is the default",
+                    self.jwks_max_stale_secs
+                ),
+            ));
         }
     }
 }
@@ -204,5 +242,52 @@ mod tests {
                 "jwt_verifier.jwks_unknown_kid_min_interval_secs"
             ]
         );
+    }
+
+    #[test]
+    fn r_jwt_11_the_stale_window_defaults_to_24_hours_and_is_bounded() {
+        assert_eq!(Settings::default().jwks_max_stale_secs, 86_400);
+        let mut issues = vec![];
+        Settings {
+            jwks_max_stale_secs: 0,
+            ..Settings::default()
+        }
+        .validate(&mut issues);
+        assert!(
+            issues.is_empty(),
+            "0 (never serve stale keys) is allowed: {issues:?}"
+        );
+        Settings {
+            jwks_max_stale_secs: MAX_JWKS_MAX_STALE_SECS + 1,
+            ..Settings::default()
+        }
+        .validate(&mut issues);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, "jwt_verifier.jwks_max_stale_secs");
+        assert!(
+            issues[0].message.contains("at most 604800"),
+            "{}",
+            issues[0].message
+        );
+    }
+
+    #[test]
+    fn r_jwt_07_the_group_claim_cap_defaults_to_1000_and_is_bounded() {
+        assert_eq!(Settings::default().claim_limits().max_group_entries, 1_000);
+        for bad in [0, 100_001] {
+            let mut issues = vec![];
+            Settings {
+                max_group_claim_entries: bad,
+                ..Settings::default()
+            }
+            .validate(&mut issues);
+            assert_eq!(issues.len(), 1, "{bad}");
+            assert_eq!(issues[0].key, "jwt_verifier.max_group_claim_entries");
+            assert!(
+                issues[0].message.contains("between 1 and 100000"),
+                "{}",
+                issues[0].message
+            );
+        }
     }
 }

@@ -61,6 +61,7 @@ impl Application {
                     settings.jwks_unknown_kid_min_interval_secs,
                 ),
                 fetch_timeout: Duration::from_secs(settings.jwks_fetch_timeout_secs),
+                max_stale: Duration::from_secs(settings.jwks_max_stale_secs),
             },
         );
         let verifier = Arc::new(Verifier::new(settings, store, jwks));

@@ -2,7 +2,6 @@
 //! how the provider's refusals become the machine-readable reasons of the API.
 
 use alter_core::{ClaimError, IdpId};
-use alter_proto::identity::v1::RefusalReason;
 use alter_providers::{JwksCache, Refusal, TokenExpectations, TokenRefused, VerifiedToken};
 
 use crate::error::VerifyError;
@@ -21,31 +20,16 @@ pub(crate) async fn verify(
 }
 
 fn refused(refusal: TokenRefused) -> VerifyError {
-    let reason = match refusal.reason {
-        Refusal::Expired => RefusalReason::Expired,
-        Refusal::NotYetValid => RefusalReason::NotYetValid,
-        Refusal::BadSignature => RefusalReason::BadSignature,
-        Refusal::UnknownKid => RefusalReason::UnknownKid,
-        Refusal::WrongIssuer => RefusalReason::WrongIssuer,
-        Refusal::WrongAudience => RefusalReason::WrongAudience,
-        Refusal::AlgorithmNotAllowed => RefusalReason::AlgorithmNotAllowed,
-        Refusal::Malformed => RefusalReason::Malformed,
-        Refusal::MissingClaim => RefusalReason::MissingClaim,
-    };
-    VerifyError::Unauthenticated {
-        reason,
-        message: refusal.message,
-    }
+    VerifyError::refused(refusal.reason, refusal.message)
 }
 
 /// A verified token whose claims cannot be read through the claim mappings.
 pub(crate) fn unreadable_claims(error: ClaimError) -> VerifyError {
-    let reason = match error {
-        ClaimError::MissingUserId { .. } => RefusalReason::MissingClaim,
-        ClaimError::WrongType { .. } | ClaimError::InvalidValue { .. } => RefusalReason::Malformed,
+    let refusal = match error {
+        ClaimError::MissingUserId { .. } => Refusal::MissingClaim,
+        ClaimError::WrongType { .. }
+        | ClaimError::InvalidValue { .. }
+        | ClaimError::TooManyEntries { .. } => Refusal::Malformed,
     };
-    VerifyError::Unauthenticated {
-        reason,
-        message: error.to_string(),
-    }
+    VerifyError::refused(refusal, error.to_string())
 }

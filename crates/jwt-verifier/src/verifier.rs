@@ -109,6 +109,7 @@ pub struct Verifier {
     leeway: Duration,
     max_age: Duration,
     counters: Counters,
+    claim_limits: alter_core::ClaimLimits,
     generations: Generations,
     /// Caches are trusted only while the invalidation subscription is live (R-JWT-10).
     live: AtomicBool,
@@ -136,6 +137,7 @@ impl Verifier {
             leeway: settings.leeway(),
             max_age: settings.cache_max_age(),
             counters: Counters::default(),
+            claim_limits: settings.claim_limits(),
             generations: Generations::new(),
             live: AtomicBool::new(false),
             tokens: ShardedCache::new(settings.token_cache_capacity),
@@ -258,13 +260,17 @@ impl Verifier {
             &self.jwks,
         )
         .await?;
-        let identity = extract_identity(&idp.config.claim_mappings, &verified.claims)
-            .map_err(token::unreadable_claims)?;
+        let identity = extract_identity(
+            &idp.config.claim_mappings,
+            &verified.claims,
+            &self.claim_limits,
+        )
+        .map_err(token::unreadable_claims)?;
         let resolved = self.resolve(app, &idp, &identity, live).await?;
         match resolved.status {
             UserStatus::Active => {}
             UserStatus::Suspended => {
-                return Err(VerifyError::PermissionDenied {
+                return Err(VerifyError::Refused {
                     reason: RefusalReason::UserSuspended,
                     message: format!(
                         "user {} is suspended: the token is valid but the user may not sign in until reactivated at the identity provider",
@@ -273,7 +279,7 @@ impl Verifier {
                 });
             }
             UserStatus::Deprovisioned => {
-                return Err(VerifyError::PermissionDenied {
+                return Err(VerifyError::Refused {
                     reason: RefusalReason::UserDeprovisioned,
                     message: format!(
                         "user {} is deprovisioned: the token is valid but the user no longer has access to this app",

@@ -46,18 +46,52 @@ pub enum JwksError {
         "no signing key with kid {kid:?} in the identity provider's JWKS at {jwks_uri}: the token was signed by a key the provider does not publish"
     )]
     UnknownKid { kid: String, jwks_uri: String },
-    /// The key is not cached and the JWKS could not be fetched.
-    #[error(
-        "no cached signing key with kid {kid:?} and the JWKS at {jwks_uri} could not be fetched: {reason}"
-    )]
+    /// The JWKS could not be fetched and no usable key with this `kid` is cached (R-JWT-11):
+    /// an outage of the identity provider, not a bad token.
+    #[error("{}", unavailable_message(kid, jwks_uri, reason, cached))]
     Unavailable {
         kid: String,
         jwks_uri: String,
+        /// What failed: `HTTP 503`, `connection failed: …`, `timed out`, …
         reason: String,
+        /// What the cache held for the identity provider.
+        cached: CachedKeys,
     },
     /// A JWK could not be turned into a verifying key.
     #[error("JWK {kid:?} is not a usable signing key: {reason}")]
     InvalidKey { kid: String, reason: String },
+}
+
+/// What the JWKS cache held for an identity provider when its JWKS could not be fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachedKeys {
+    /// No fetch ever succeeded: no key of this identity provider is known.
+    Never,
+    /// Keys were fetched `fetched_secs_ago`, which is past their freshness by more than the
+    /// stale window of `max_stale_secs`: they are no longer served.
+    Expired {
+        fetched_secs_ago: u64,
+        max_stale_secs: u64,
+    },
+    /// Keys are served, but none has the token's `kid` (it may be newly rotated in).
+    WithoutKid,
+}
+
+fn unavailable_message(kid: &str, jwks_uri: &str, reason: &str, cached: &CachedKeys) -> String {
+    match cached {
+        CachedKeys::Never => format!(
+            "the JWKS at {jwks_uri} could not be fetched ({reason}) and no key of this identity provider was ever fetched, so no token of it can be verified yet"
+        ),
+        CachedKeys::Expired {
+            fetched_secs_ago,
+            max_stale_secs,
+        } => format!(
+            "the JWKS at {jwks_uri} could not be fetched ({reason}) and the keys fetched {fetched_secs_ago} s ago are past their stale window of {max_stale_secs} s, so they are no longer trusted"
+        ),
+        CachedKeys::WithoutKid => format!(
+            "no cached signing key has kid {kid:?} and the JWKS at {jwks_uri} could not be fetched ({reason}) to look for it (the key may be newly rotated in)"
+        ),
+    }
 }
 
 /// Umbrella error of this crate, for callers that want one type.

@@ -4,8 +4,13 @@
 //! of time in the background when it is older than its TTL (the settings' refresh interval,
 //! or the JWKS response's `Cache-Control: max-age`, clamped). An unknown `kid` triggers at
 //! most one refetch per IDP per `unknown_kid_min_interval`, whatever the `kid`, so random
-//! `kid`s cannot hammer the IDP. Concurrent fetches for one IDP share a single request. When
-//! the JWKS endpoint fails, the keys already cached keep being served.
+//! `kid`s cannot hammer the IDP. Concurrent fetches for one IDP share a single request.
+//!
+//! When the JWKS endpoint fails, the keys already cached keep being served for a bounded
+//! window past their freshness (`max_stale`, 24 h by default); past it, or when no key was
+//! ever fetched, the answer is [`JwksError::Unavailable`], never an unknown `kid`: an
+//! outage of the IDP is not a bad token (R-JWT-11). Time is read from a [`Clock`], so tests
+//! move it instead of sleeping.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +23,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
-use crate::error::JwksError;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{CachedKeys, JwksError};
 use crate::http::{describe, is_allowed_key_url, read_capped};
 use crate::signature::{KeyMaterial, SignatureFailure, SignatureKey};
 
@@ -50,6 +56,10 @@ pub struct JwksSettings {
     pub unknown_kid_min_interval: Duration,
     /// Timeout of one JWKS request.
     pub fetch_timeout: Duration,
+    /// How long past their freshness cached keys keep being served while the JWKS cannot be
+    /// refetched (R-JWT-11), e.g. 24 h. Past it, tokens of that IDP get
+    /// [`JwksError::Unavailable`] until a fetch succeeds again.
+    pub max_stale: Duration,
 }
 
 impl Default for JwksSettings {
@@ -58,9 +68,13 @@ impl Default for JwksSettings {
             refresh_interval: Duration::from_secs(300),
             unknown_kid_min_interval: Duration::from_secs(10),
             fetch_timeout: Duration::from_secs(5),
+            max_stale: DEFAULT_MAX_STALE,
         }
     }
 }
+
+/// Default of [`JwksSettings::max_stale`]: 24 hours.
+pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A JWK's key type, with the curve where the curve decides which algorithm fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -301,6 +315,7 @@ impl std::fmt::Debug for JwksCache {
 struct Inner {
     client: reqwest::Client,
     settings: JwksSettings,
+    clock: Arc<dyn Clock>,
     idps: RwLock<HashMap<IdpId, Arc<IdpKeys>>>,
 }
 
@@ -320,6 +335,11 @@ struct KeySet {
     keys: HashMap<String, Arc<VerifyingKey>>,
     /// At least one fetch succeeded.
     loaded: bool,
+    /// When the latest successful fetch happened.
+    fetched_at: Option<Instant>,
+    /// Until when the keys of the latest successful fetch are fresh (fetch time + TTL); they
+    /// are served until `max_stale` past it.
+    fresh_until: Option<Instant>,
     /// Completed fetch attempts (success or failure); waiters compare it to skip a refetch.
     attempts: u64,
     last_attempt: Option<Instant>,
@@ -331,16 +351,44 @@ struct KeySet {
     last_error: Option<String>,
 }
 
+impl KeySet {
+    /// Whether the cached keys may be served at `now`: fetched, and no more than
+    /// `max_stale` past their freshness.
+    fn usable(&self, now: Instant, max_stale: Duration) -> bool {
+        // `None` past a successful fetch only when the instant overflowed: never expires.
+        self.loaded
+            && self.fresh_until.is_none_or(|fresh| {
+                fresh
+                    .checked_add(max_stale)
+                    .is_none_or(|deadline| now < deadline)
+            })
+    }
+}
+
 impl JwksCache {
     /// A cache fetching with `client` (see [`crate::http_client`]).
     pub fn new(client: reqwest::Client, settings: JwksSettings) -> Self {
+        Self::with_clock(client, settings, Arc::new(SystemClock))
+    }
+
+    /// A cache reading the time from `clock` (tests pass a [`crate::ManualClock`]).
+    pub fn with_clock(
+        client: reqwest::Client,
+        settings: JwksSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 client,
                 settings,
+                clock,
                 idps: RwLock::new(HashMap::new()),
             }),
         }
+    }
+
+    fn now(&self) -> Instant {
+        self.inner.clock.now()
     }
 
     /// The settings in force.
@@ -349,8 +397,9 @@ impl JwksCache {
     }
 
     /// The verifying key `kid` of `idp`, whose keys are published at `jwks_uri`. A cached
-    /// key is returned at once (a stale set is refreshed in the background); a miss fetches
-    /// the JWKS, subject to the unknown-`kid` rate limit.
+    /// key is returned at once (a stale set is refreshed in the background) while the set
+    /// is within `max_stale` of its freshness; a miss, or a set past that window, fetches
+    /// the JWKS, subject to the rate limits (unknown `kid`s; retries after a failure).
     pub async fn key(
         &self,
         idp: IdpId,
@@ -359,10 +408,12 @@ impl JwksCache {
     ) -> Result<Arc<VerifyingKey>, JwksError> {
         let entry = self.entry(idp, jwks_uri);
         let interval = self.inner.settings.unknown_kid_min_interval;
+        let max_stale = self.inner.settings.max_stale;
         let (generation, may_fetch) = {
             let state = read(&entry.state);
-            let now = Instant::now();
-            if let Some(key) = state.keys.get(kid) {
+            let now = self.now();
+            let usable = state.usable(now, max_stale);
+            if usable && let Some(key) = state.keys.get(kid) {
                 let key = key.clone();
                 let stale = state.refresh_at.is_some_and(|at| now >= at);
                 drop(state);
@@ -371,39 +422,44 @@ impl JwksCache {
                 }
                 return Ok(key);
             }
-            let since = |at: Option<Instant>| at.is_none_or(|t| now.duration_since(t) >= interval);
-            let may_fetch = if state.loaded {
+            let since = |at: Option<Instant>| {
+                at.is_none_or(|t| now.saturating_duration_since(t) >= interval)
+            };
+            let may_fetch = if usable {
                 since(state.last_kid_refetch)
             } else {
-                since(state.last_attempt)
+                // Nothing servable: fetch, but after a failure at most once per interval.
+                state.last_error.is_none() || since(state.last_attempt)
             };
             (state.attempts, may_fetch)
         };
         if !may_fetch {
-            return Err(miss(&entry, kid));
+            return Err(self.miss(&entry, kid));
         }
         let _fetching = entry.fetch.lock().await;
         {
             let mut state = write(&entry.state);
-            if let Some(key) = state.keys.get(kid) {
+            let now = self.now();
+            let usable = state.usable(now, max_stale);
+            if usable && let Some(key) = state.keys.get(kid) {
                 return Ok(key.clone());
             }
             if state.attempts != generation {
                 // Someone else fetched while we waited: their answer stands.
                 drop(state);
-                return Err(miss(&entry, kid));
+                return Err(self.miss(&entry, kid));
             }
-            if state.loaded {
-                state.last_kid_refetch = Some(Instant::now());
+            if usable {
+                state.last_kid_refetch = Some(now);
             }
         }
         self.fetch_into(&entry).await;
         let state = read(&entry.state);
         match state.keys.get(kid) {
-            Some(key) => Ok(key.clone()),
-            None => {
+            Some(key) if state.usable(self.now(), max_stale) => Ok(key.clone()),
+            _ => {
                 drop(state);
-                Err(miss(&entry, kid))
+                Err(self.miss(&entry, kid))
             }
         }
     }
@@ -467,7 +523,7 @@ impl JwksCache {
                 let _fetching = entry.fetch.lock().await;
                 let due = read(&entry.state)
                     .refresh_at
-                    .is_some_and(|at| Instant::now() >= at);
+                    .is_some_and(|at| cache.now() >= at);
                 if due {
                     cache.fetch_into(&entry).await;
                 }
@@ -480,7 +536,7 @@ impl JwksCache {
     /// holds `entry.fetch`.
     async fn fetch_into(&self, entry: &IdpKeys) {
         let result = self.fetch_jwks(&entry.jwks_uri).await;
-        let now = Instant::now();
+        let now = self.now();
         let settings = &self.inner.settings;
         match result {
             Ok((jwks, cache_control)) => {
@@ -515,6 +571,8 @@ impl JwksCache {
                 let mut state = write(&entry.state);
                 state.keys = keys;
                 state.loaded = true;
+                state.fetched_at = Some(now);
+                state.fresh_until = now.checked_add(ttl);
                 state.attempts += 1;
                 state.last_attempt = Some(now);
                 state.refresh_at = Some(now + ttl);
@@ -523,11 +581,20 @@ impl JwksCache {
             Err((outcome, reason)) => {
                 metrics::counter!("alter_jwks_fetch_total", "outcome" => outcome).increment(1);
                 let mut state = write(&entry.state);
-                tracing::warn!(
-                    idp = %entry.idp, jwks_uri = %entry.jwks_uri, error = %reason,
-                    cached_keys = state.keys.len(),
-                    "JWKS fetch failed; serving the keys already cached"
-                );
+                if state.usable(now, settings.max_stale) {
+                    tracing::warn!(
+                        idp = %entry.idp, jwks_uri = %entry.jwks_uri, error = %reason,
+                        cached_keys = state.keys.len(),
+                        "JWKS fetch failed; serving the keys already cached (within the stale window)"
+                    );
+                } else {
+                    tracing::warn!(
+                        idp = %entry.idp, jwks_uri = %entry.jwks_uri, error = %reason,
+                        ever_fetched = state.loaded,
+                        max_stale_secs = settings.max_stale.as_secs(),
+                        "JWKS fetch failed and no usable key is cached: Verify answers UNAVAILABLE for this identity provider"
+                    );
+                }
                 state.attempts += 1;
                 state.last_attempt = Some(now);
                 let retry = settings
@@ -537,6 +604,42 @@ impl JwksCache {
                 state.refresh_at = Some(now + retry);
                 state.last_error = Some(reason);
             }
+        }
+    }
+
+    /// The error for a `kid` without a usable key: unknown when the JWKS answered and does
+    /// not publish it, unavailable when the JWKS could not be fetched (R-JWT-11).
+    fn miss(&self, entry: &IdpKeys, kid: &str) -> JwksError {
+        let state = read(&entry.state);
+        let now = self.now();
+        let max_stale = self.inner.settings.max_stale;
+        let cached = if !state.loaded {
+            CachedKeys::Never
+        } else if !state.usable(now, max_stale) {
+            CachedKeys::Expired {
+                fetched_secs_ago: state
+                    .fetched_at
+                    .map_or(0, |at| now.saturating_duration_since(at).as_secs()),
+                max_stale_secs: max_stale.as_secs(),
+            }
+        } else {
+            CachedKeys::WithoutKid
+        };
+        let reason = match (&state.last_error, &cached) {
+            (None, CachedKeys::WithoutKid) => {
+                return JwksError::UnknownKid {
+                    kid: kid.to_owned(),
+                    jwks_uri: entry.jwks_uri.clone(),
+                };
+            }
+            (Some(reason), _) => reason.clone(),
+            (None, _) => "no refetch has completed since the keys expired".to_owned(),
+        };
+        JwksError::Unavailable {
+            kid: kid.to_owned(),
+            jwks_uri: entry.jwks_uri.clone(),
+            reason,
+            cached,
         }
     }
 
@@ -579,22 +682,6 @@ impl JwksCache {
             Some(Value::Array(keys)) => Ok((keys, cache_control)),
             _ => Err(("invalid", "the JWKS has no \"keys\" array".to_owned())),
         }
-    }
-}
-
-/// The error for a `kid` not in the set: unavailable when the latest fetch failed.
-fn miss(entry: &IdpKeys, kid: &str) -> JwksError {
-    let state = read(&entry.state);
-    match &state.last_error {
-        Some(reason) => JwksError::Unavailable {
-            kid: kid.to_owned(),
-            jwks_uri: entry.jwks_uri.clone(),
-            reason: reason.clone(),
-        },
-        None => JwksError::UnknownKid {
-            kid: kid.to_owned(),
-            jwks_uri: entry.jwks_uri.clone(),
-        },
     }
 }
 

@@ -1,6 +1,7 @@
 //! Outbound OIDC clients and token verification, shared by config-api (discovery) and
 //! jwt-verifier (JWKS cache and verify), so provider parsing lives in one place.
 
+pub mod clock;
 pub mod discovery;
 pub mod error;
 pub mod http;
@@ -8,10 +9,14 @@ pub mod jwks;
 mod signature;
 pub mod verify;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::{DiscoveryDocument, discover};
-pub use error::{DiscoveryError, JwksError, ProviderError};
+pub use error::{CachedKeys, DiscoveryError, JwksError, ProviderError};
 pub use http::http_client;
-pub use jwks::{ALLOWED_ALGORITHMS, JwksCache, JwksSettings, KeyType, VerifyingKey, refresh_after};
+pub use jwks::{
+    ALLOWED_ALGORITHMS, DEFAULT_MAX_STALE, JwksCache, JwksSettings, KeyType, VerifyingKey,
+    refresh_after,
+};
 pub use verify::{
     Refusal, TokenExpectations, TokenHeader, TokenRefused, VerifiedToken, check_claims, unix_now,
     verify_token, verify_with_key,

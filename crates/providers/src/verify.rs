@@ -45,10 +45,28 @@ pub enum Refusal {
     AlgorithmNotAllowed,
     Malformed,
     MissingClaim,
+    /// The IDP's JWKS could not be fetched and no usable key is cached (R-JWT-11): not a
+    /// verdict on the token, which may well be good; retry.
+    IdpUnavailable,
 }
 
 impl Refusal {
-    /// Stable snake_case code for APIs, logs and metrics.
+    /// Every refusal, in declaration order (for tables keyed by refusal, and their tests).
+    pub const ALL: [Refusal; 10] = [
+        Refusal::Expired,
+        Refusal::NotYetValid,
+        Refusal::BadSignature,
+        Refusal::UnknownKid,
+        Refusal::WrongIssuer,
+        Refusal::WrongAudience,
+        Refusal::AlgorithmNotAllowed,
+        Refusal::Malformed,
+        Refusal::MissingClaim,
+        Refusal::IdpUnavailable,
+    ];
+
+    /// Stable snake_case code for APIs, logs and metrics: the only spelling of each label
+    /// (jwt-verifier's refusal table takes its labels from here).
     pub const fn as_str(self) -> &'static str {
         match self {
             Refusal::Expired => "expired",
@@ -60,6 +78,7 @@ impl Refusal {
             Refusal::AlgorithmNotAllowed => "algorithm_not_allowed",
             Refusal::Malformed => "malformed",
             Refusal::MissingClaim => "missing_claim",
+            Refusal::IdpUnavailable => "idp_unavailable",
         }
     }
 }
@@ -161,7 +180,8 @@ impl TokenHeader {
 }
 
 /// R-JWT-01..05: header, key by `kid` from the cache (UnknownKid after the rate-limited
-/// refetch), key type/alg agreement, signature, then the claims at the current time.
+/// refetch, IdpUnavailable when the JWKS cannot be fetched: R-JWT-11), key type/alg
+/// agreement, signature, then the claims at the current time.
 pub async fn verify_token(
     token: &str,
     expected: &TokenExpectations,
@@ -174,9 +194,14 @@ pub async fn verify_token(
         .key(idp, jwks_uri, &header.kid)
         .await
         .map_err(|e| match e {
-            JwksError::UnknownKid { .. } | JwksError::Unavailable { .. } => {
-                TokenRefused::new(Refusal::UnknownKid, e.to_string())
-            }
+            JwksError::UnknownKid { .. } => TokenRefused::new(Refusal::UnknownKid, e.to_string()),
+            JwksError::Unavailable { .. } => TokenRefused::new(
+                Refusal::IdpUnavailable,
+                format!(
+                    "identity provider {} is unavailable: {e}; this is an outage of the provider, not a bad token: retry shortly",
+                    expected.issuer
+                ),
+            ),
             JwksError::InvalidKey { .. } => TokenRefused::new(Refusal::BadSignature, e.to_string()),
         })?;
     verify_with_key(token, &header, &key, expected, unix_now())
@@ -278,14 +303,17 @@ pub fn check_claims(
             Refusal::MissingClaim,
             format!("the token has no aud claim; expected {}", expected.audience),
         )),
-        Some(aud) if audience_matches(&expected.audience, aud) => Ok(exp),
-        Some(aud) => Err(TokenRefused::new(
-            Refusal::WrongAudience,
-            format!(
-                "audience must include {}: token has {aud}",
-                expected.audience
-            ),
-        )),
+        Some(aud) => match audience_matches(&expected.audience, aud) {
+            Ok(true) => Ok(exp),
+            Ok(false) => Err(TokenRefused::new(
+                Refusal::WrongAudience,
+                format!(
+                    "audience must include {}: token has {aud}",
+                    expected.audience
+                ),
+            )),
+            Err(shape) => Err(malformed(shape.to_string())),
+        },
     }
 }
 
@@ -369,6 +397,36 @@ mod tests {
     }
 
     #[test]
+    fn every_refusal_is_listed_once_with_a_unique_snake_case_label() {
+        // A new variant fails to compile here until it is added to `Refusal::ALL` too.
+        let position = |r: Refusal| match r {
+            Refusal::Expired => 0,
+            Refusal::NotYetValid => 1,
+            Refusal::BadSignature => 2,
+            Refusal::UnknownKid => 3,
+            Refusal::WrongIssuer => 4,
+            Refusal::WrongAudience => 5,
+            Refusal::AlgorithmNotAllowed => 6,
+            Refusal::Malformed => 7,
+            Refusal::MissingClaim => 8,
+            Refusal::IdpUnavailable => 9,
+        };
+        for (i, refusal) in Refusal::ALL.iter().enumerate() {
+            assert_eq!(position(*refusal), i, "{refusal:?}");
+            let label = refusal.as_str();
+            assert!(
+                label.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{label}"
+            );
+            assert_eq!(
+                Refusal::ALL.iter().filter(|r| r.as_str() == label).count(),
+                1,
+                "{label}"
+            );
+        }
+    }
+
+    #[test]
     fn r_jwt_02_issuer_is_exact_and_message_names_both() {
         let mut v = base();
         v["iss"] = json!("https://acme.auth0.com");
@@ -419,6 +477,17 @@ mod tests {
         assert!(check_claims(&claims(v.clone()), &expected(), NOW).is_ok());
         v["aud"] = json!(["other"]);
         assert_eq!(refusal(v.clone()), Refusal::WrongAudience);
+        // RFC 7519: an array of strings; other members make the token malformed.
+        for aud in [
+            json!(["https://api.acme.test", 7]),
+            json!([null, "https://api.acme.test"]),
+            json!(42),
+        ] {
+            v["aud"] = aud.clone();
+            let err = check_claims(&claims(v.clone()), &expected(), NOW).unwrap_err();
+            assert_eq!(err.reason, Refusal::Malformed, "{aud}");
+            assert!(err.message.contains("aud claim"), "{}", err.message);
+        }
         v.as_object_mut().unwrap().remove("aud");
         assert_eq!(refusal(v), Refusal::MissingClaim);
     }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+mod error_model;
 mod grants;
 mod idempotency;
 mod idp;

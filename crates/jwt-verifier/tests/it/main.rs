@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod error_model;
+mod hostile_tokens;
 mod isolation;
+mod jwks_outage;
 mod lifecycle;
 mod provisioning;
 mod revocation;

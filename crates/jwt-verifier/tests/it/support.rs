@@ -221,7 +221,10 @@ pub fn assert_refused(
         .get(REFUSAL_METADATA_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    assert_eq!(label, Some(alter_jwt_verifier::reason_label(reason)));
+    assert_eq!(
+        label.as_deref(),
+        Some(alter_jwt_verifier::reason_label(reason))
+    );
     status
 }
 

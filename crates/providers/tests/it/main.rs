@@ -5,20 +5,22 @@ mod discovery;
 mod jwks;
 mod verify;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use alter_core::{IdpId, Issuer};
 use alter_idp_sim::{IdpSim, TenantKind, TenantOptions, TokenSpec};
 use alter_providers::{
-    JwksCache, JwksSettings, TokenExpectations, TokenRefused, VerifiedToken, discover, http_client,
-    verify_token,
+    DEFAULT_MAX_STALE, JwksCache, JwksSettings, ManualClock, TokenExpectations, TokenRefused,
+    VerifiedToken, discover, http_client, verify_token,
 };
 use serde_json::json;
 
 /// The audience every test token is minted for.
 pub const AUD: &str = "https://api.acme.test";
 
-/// A simulator with one tenant, its discovered JWKS URL, and a fresh key cache.
+/// A simulator with one tenant, its discovered JWKS URL, and a fresh key cache whose clock
+/// the test moves.
 pub struct Env {
     pub sim: IdpSim,
     pub tenant: String,
@@ -26,11 +28,17 @@ pub struct Env {
     pub jwks_uri: String,
     pub idp: IdpId,
     pub cache: JwksCache,
+    pub clock: Arc<ManualClock>,
 }
 
 impl Env {
     /// A tenant of `kind` with a cache whose unknown-kid refetch interval is `min_interval`.
     pub async fn start(kind: TenantKind, min_interval: Duration) -> Self {
+        Self::with_settings(kind, settings(min_interval)).await
+    }
+
+    /// A tenant of `kind` with a cache using `settings`.
+    pub async fn with_settings(kind: TenantKind, settings: JwksSettings) -> Self {
         let sim = IdpSim::start().await.unwrap();
         let info = sim
             .create_tenant("acme", kind, TenantOptions::default())
@@ -38,7 +46,8 @@ impl Env {
         let client = http_client().unwrap();
         let issuer = Issuer::parse("issuer", &info.issuer).unwrap();
         let doc = discover(&client, &issuer).await.unwrap();
-        let cache = JwksCache::new(client, settings(min_interval));
+        let clock = Arc::new(ManualClock::new());
+        let cache = JwksCache::with_clock(client, settings, clock.clone());
         sim.reset_counters("acme").unwrap();
         Self {
             sim,
@@ -47,6 +56,7 @@ impl Env {
             jwks_uri: doc.jwks_uri,
             idp: IdpId::new(),
             cache,
+            clock,
         }
     }
 
@@ -92,5 +102,6 @@ pub fn settings(min_interval: Duration) -> JwksSettings {
         refresh_interval: Duration::from_secs(300),
         unknown_kid_min_interval: min_interval,
         fetch_timeout: Duration::from_secs(5),
+        max_stale: DEFAULT_MAX_STALE,
     }
 }
