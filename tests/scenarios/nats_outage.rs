@@ -14,10 +14,8 @@ use alter_idp_sim::{IdpSim, TenantKind, TenantOptions, TokenSpec};
 use alter_jwt_verifier::Verifier;
 use alter_proto::admin::v1 as admin;
 use alter_proto::identity::v1::{PrincipalKind, VerifyRequest, VerifyResponse};
-use alter_testkit::{Spawned, TestEnv, spawn};
+use alter_testkit::{Spawned, TestEnv, eventually, spawn};
 use serde_json::json;
-
-use crate::seams::poll;
 
 const ADMIN_TOKEN: &str = "alt_adm_e2e-outage-token";
 const AUDIENCE: &str = "api://outage";
@@ -179,7 +177,7 @@ async fn with_nats_down_sign_ins_work_revocations_apply_and_the_outbox_drains_wh
         .unwrap()
         .into_inner();
     for replica in &replicas {
-        poll(
+        eventually(
             "the grant on every replica",
             Duration::from_secs(10),
             || async { (!verify(replica, &app, &known).await.grants.is_empty()).then_some(()) },
@@ -189,7 +187,7 @@ async fn with_nats_down_sign_ins_work_revocations_apply_and_the_outbox_drains_wh
 
     nats.kill();
     for replica in &replicas {
-        poll(
+        eventually(
             "the replica to stop trusting its caches",
             Duration::from_secs(10),
             || async { (!replica.verifier.is_live()).then_some(()) },
@@ -215,7 +213,7 @@ async fn with_nats_down_sign_ins_work_revocations_apply_and_the_outbox_drains_wh
 
     nats.up();
     for replica in &replicas {
-        poll(
+        eventually(
             "the replica to trust its caches again",
             Duration::from_secs(30),
             || async { replica.verifier.is_live().then_some(()) },
@@ -224,7 +222,7 @@ async fn with_nats_down_sign_ins_work_revocations_apply_and_the_outbox_drains_wh
     }
     // What was written during the outage reaches the trail once NATS is back.
     for (kind, user_id) in [("user_provisioned", &newcomer), ("grant_revoked", &user)] {
-        poll(kind, Duration::from_secs(30), || {
+        eventually(kind, Duration::from_secs(30), || {
             let mut api = api.clone();
             let query = admin::ListAuditEventsRequest {
                 app_id: app.clone(),
@@ -245,7 +243,7 @@ async fn with_nats_down_sign_ins_work_revocations_apply_and_the_outbox_drains_wh
         .await;
     }
     let store = env.db.store();
-    poll("the outbox to drain", Duration::from_secs(30), || async {
+    eventually("the outbox to drain", Duration::from_secs(30), || async {
         let backlog = alter_store::OutboxStore::outbox_backlog(&store)
             .await
             .unwrap();

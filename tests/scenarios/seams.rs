@@ -5,29 +5,13 @@
 use alter_idp_sim::{Fault, IdpSim, TenantKind, TenantOptions, TokenSpec};
 use alter_proto::admin::v1 as admin;
 use alter_proto::identity::v1::{PrincipalKind, VerifyRequest};
-use alter_testkit::{TestEnv, spawn};
+use alter_testkit::{TestEnv, eventually, spawn};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ADMIN_TOKEN: &str = "alt_adm_e2e-seams-token";
 const AUDIENCE: &str = "api://seams";
-
-/// Polls `probe` until it returns `Some`, failing the test after `limit` with `what`.
-pub async fn poll<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// The `actor` an admin token is recorded as: `admin-token:sha256:<first 12 hex digits>`.
 fn actor_of(token: &str) -> String {
@@ -123,7 +107,7 @@ async fn r_aud_05_every_admin_change_lands_in_the_audit_trail_once_with_the_toke
         "grant_revoked",
         "idp_deleted",
     ];
-    let events = poll(
+    let events = eventually(
         "six admin changes in the trail",
         Duration::from_secs(15),
         || {
@@ -176,10 +160,12 @@ async fn r_jwt_05_a_grant_made_through_config_api_while_the_jwks_is_down_leaves_
         alter_config_api::Config::for_tests(env.common()).with_admin_token(ADMIN_TOKEN),
     )
     .await;
-    let verifier = spawn::<alter_jwt_verifier::Application>(alter_jwt_verifier::Config::for_tests(
-        env.common(),
-    ))
-    .await;
+    let app =
+        alter_jwt_verifier::Application::build(alter_jwt_verifier::Config::for_tests(env.common()))
+            .await
+            .unwrap();
+    let applied = app.verifier().invalidations_applied();
+    let verifier = alter_testkit::run(app);
     let mut api = alter_config_api::connect_admin(&config_api.url(), Some(ADMIN_TOKEN))
         .await
         .unwrap();
@@ -206,6 +192,13 @@ async fn r_jwt_05_a_grant_made_through_config_api_while_the_jwks_is_down_leaves_
     })
     .await
     .unwrap();
+    // The IDP's own invalidation (a configuration change: keys forgotten) has arrived before
+    // the first token is checked, as it would have long before in production.
+    let mut applied = applied;
+    tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|n| *n >= 1))
+        .await
+        .unwrap()
+        .unwrap();
     let token = sim
         .mint("keys", &TokenSpec::new("user_keys", json!(AUDIENCE)))
         .unwrap();
@@ -230,7 +223,7 @@ async fn r_jwt_05_a_grant_made_through_config_api_while_the_jwks_is_down_leaves_
     // The grant's invalidation drops the cached answer, so the token is checked again: with
     // the keys kept, it verifies and carries the new grant; were they forgotten, every token
     // of the app would be refused until the JWKS answers again.
-    let answer = poll(
+    let answer = eventually(
         "the system grant in the answer",
         Duration::from_secs(10),
         || {
