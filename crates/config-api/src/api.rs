@@ -17,7 +17,7 @@ use alter_core::{
 use alter_proto::admin::v1 as pb;
 use alter_proto::admin::v1::admin_service_server::AdminService;
 use alter_proto::identity::v1 as id;
-use alter_runtime::outbox::{audit_message, invalidation_message};
+use alter_runtime::outbox::{RelayProgress, audit_message, invalidation_message};
 use alter_store::{
     AuditQuery, IdentityProvider, NewGrant, NewIdp, OutboxMessage, RequestKey, RevokedBy, Store,
 };
@@ -32,6 +32,19 @@ use crate::convert::{
 };
 use crate::error::Error;
 
+/// The calls that change state (and so write side effects to the outbox).
+const CHANGES: [&str; 6] = [
+    "CreateApp",
+    "CreateIdp",
+    "DeleteIdp",
+    "SetClaimMappings",
+    "CreateGrant",
+    "RevokeGrant",
+];
+
+/// The longest a change waits for its side effects to be published before it answers.
+const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Who revocations made through this API are recorded as (R-REV-06).
 const ADMIN_CAUSE: &str = "admin";
 
@@ -40,6 +53,7 @@ const ADMIN_CAUSE: &str = "admin";
 #[derive(Clone)]
 pub struct AdminApi {
     store: Arc<dyn Store>,
+    progress: RelayProgress,
     http: reqwest::Client,
     auth: AdminAuth,
 }
@@ -53,8 +67,20 @@ impl std::fmt::Debug for AdminApi {
 type Answer<T> = Result<Response<T>, Status>;
 
 impl AdminApi {
-    pub fn new(store: Arc<dyn Store>, http: reqwest::Client, auth: AdminAuth) -> Self {
-        Self { store, http, auth }
+    /// The API over `store`; `progress` is the process's outbox relay, which a change waits
+    /// for (briefly) before it answers.
+    pub fn new(
+        store: Arc<dyn Store>,
+        progress: RelayProgress,
+        http: reqwest::Client,
+        auth: AdminAuth,
+    ) -> Self {
+        Self {
+            store,
+            progress,
+            http,
+            auth,
+        }
     }
 
     /// Authenticates, runs the handler, counts the call by method and code, and answers.
@@ -71,6 +97,13 @@ impl AdminApi {
             Ok(actor) => handler(request.into_inner(), actor).await,
             Err(e) => Err(e),
         };
+        if result.is_ok() && CHANGES.contains(&method) {
+            // The change is committed with its effects; give the relay a moment to put them on
+            // the bus so the verifiers hear of it before the caller does. An outage only
+            // bounds this wait: the effects are safe in the outbox either way.
+            let commits = self.store.outbox_signal().commits();
+            self.progress.published(commits, PUBLISH_WAIT).await;
+        }
         let code = result.as_ref().map_or_else(Error::code, |_| Code::Ok);
         metrics::counter!("alter_admin_calls_total", "method" => method, "code" => format!("{code:?}"))
             .increment(1);

@@ -18,7 +18,7 @@ pub enum Error {
     Config(Vec<ConfigIssue>),
     /// The outbound HTTP client for discovery could not be built.
     #[error("the HTTP client for OIDC discovery could not be built: {0}")]
-    HttpClient(String),
+    HttpClient(#[source] alter_providers::ProviderError),
 
     /// No or a wrong admin bearer token.
     #[error("{0}")]

@@ -15,7 +15,7 @@ pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
 
 use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
-use alter_runtime::outbox::OutboxRelay;
+use alter_runtime::outbox::{OutboxRelay, RelayProgress};
 use alter_runtime::{Deps, Service, ServiceHost};
 
 /// The running service: listeners bound, dependencies connected.
@@ -25,6 +25,7 @@ pub struct Application {
     api: AdminApi,
     deps: Deps,
     outbox: alter_config::OutboxSettings,
+    progress: RelayProgress,
 }
 
 impl Application {
@@ -45,15 +46,22 @@ impl Application {
         }
         // Install the Prometheus recorder now so call counts from the first call are kept.
         alter_telemetry::prometheus();
-        let http = alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
+        let http = alter_providers::http_client().map_err(Error::HttpClient)?;
         let host = ServiceHost::bind(Self::NAME, "config_api", &config.config_api.listen()).await?;
         deps.register(&host);
-        let api = AdminApi::new(deps.store.clone(), http, AdminAuth::new(hashes));
+        let progress = RelayProgress::default();
+        let api = AdminApi::new(
+            deps.store.clone(),
+            progress.clone(),
+            http,
+            AdminAuth::new(hashes),
+        );
         Ok(Self {
             host,
             api,
             deps,
             outbox: config.common.outbox.clone(),
+            progress,
         })
     }
 
@@ -64,10 +72,16 @@ impl Application {
             api,
             deps,
             outbox,
+            progress,
         } = self;
         // Publishes what each change wrote to the outbox (audit records, invalidations).
-        let relay =
-            OutboxRelay::spawn_configured(deps.store, deps.bus, &outbox, host.shutdown_token());
+        let relay = OutboxRelay::spawn_configured(
+            deps.store,
+            deps.bus,
+            &outbox,
+            progress,
+            host.shutdown_token(),
+        );
         host.health()
             .set_serving::<AdminServiceServer<AdminApi>>()
             .await;

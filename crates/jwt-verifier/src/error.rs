@@ -16,7 +16,7 @@ pub enum Error {
     #[error(transparent)]
     Connect(#[from] alter_runtime::ConnectError),
     #[error("cannot build the HTTP client for JWKS fetches: {0}")]
-    HttpClient(String),
+    HttpClient(#[source] alter_providers::ProviderError),
 }
 
 /// The metadata key carrying the refusal reason in lower snake case (`expired`,

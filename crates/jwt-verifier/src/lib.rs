@@ -51,8 +51,7 @@ impl Application {
         let host = ServiceHost::bind(Self::NAME, "jwt_verifier", &settings.listen()).await?;
         deps.register(&host);
         let (store, bus) = (deps.store.clone(), deps.bus.clone());
-        let client =
-            alter_providers::http_client().map_err(|e| Error::HttpClient(e.to_string()))?;
+        let client = alter_providers::http_client().map_err(Error::HttpClient)?;
         let jwks = JwksCache::new(
             client,
             JwksSettings {
@@ -106,8 +105,13 @@ impl Application {
             outbox,
         } = self;
         // Just-in-time provisioning writes audit records to the outbox; this publishes them.
-        let relay =
-            OutboxRelay::spawn_configured(deps.store, deps.bus, &outbox, host.shutdown_token());
+        let relay = OutboxRelay::spawn_configured(
+            deps.store,
+            deps.bus,
+            &outbox,
+            Default::default(),
+            host.shutdown_token(),
+        );
         let server = VerifierService::new(verifier).into_server();
         host.health()
             .set_serving::<VerifierServer<VerifierService>>()

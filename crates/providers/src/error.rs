@@ -99,7 +99,7 @@ fn unavailable_message(kid: &str, jwks_uri: &str, reason: &str, cached: &CachedK
 pub enum ProviderError {
     /// The HTTP client could not be built (TLS backend initialisation).
     #[error("the outbound HTTP client could not be built: {0}")]
-    HttpClient(String),
+    HttpClient(#[source] reqwest::Error),
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
     #[error(transparent)]

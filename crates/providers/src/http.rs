@@ -24,7 +24,7 @@ pub fn http_client() -> Result<reqwest::Client, ProviderError> {
         .user_agent(concat!("alter-identity/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| ProviderError::HttpClient(e.to_string()))
+        .map_err(ProviderError::HttpClient)
 }
 
 /// Reads a response body up to [`MAX_BODY_BYTES`].

@@ -105,11 +105,59 @@ pub enum RelayError {
     },
 }
 
+/// How far this process's relay has got, so a caller that just committed a change can wait
+/// (briefly) until its side effects are on the bus before it answers: a revocation's
+/// invalidation then reaches the verifiers before the admin hears "done", as when it was
+/// published inline — but a bus outage only bounds the wait, it never fails the call.
+#[derive(Clone, Debug, Default)]
+pub struct RelayProgress {
+    inner: Arc<ProgressInner>,
+}
+
+#[derive(Debug, Default)]
+struct ProgressInner {
+    running: std::sync::atomic::AtomicBool,
+    /// The store's commit count seen at the start of the last finished round.
+    covered: tokio::sync::watch::Sender<u64>,
+}
+
+impl RelayProgress {
+    /// Waits until a relay round that began after `commits` commits with side effects (the
+    /// store's [`OutboxSignal::commits`](alter_store::OutboxSignal::commits), read after the
+    /// caller's own commit) has finished — so the caller's messages were leased and published,
+    /// unless the bus failed or another replica's relay took them — for at most `limit`.
+    /// Returns whether it got there; `true` at once when no relay runs in this process.
+    pub async fn published(&self, commits: u64, limit: Duration) -> bool {
+        if !self
+            .inner
+            .running
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return true;
+        }
+        let mut covered = self.inner.covered.subscribe();
+        tokio::time::timeout(limit, covered.wait_for(|seen| *seen >= commits))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    fn finished(&self, commits_at_start: u64) {
+        self.inner.covered.send_if_modified(|seen| {
+            let advanced = commits_at_start > *seen;
+            if advanced {
+                *seen = commits_at_start;
+            }
+            advanced
+        });
+    }
+}
+
 /// Publishes the outbox of one store to one bus.
 pub struct OutboxRelay {
     store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,
     settings: RelaySettings,
+    progress: RelayProgress,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -126,20 +174,38 @@ impl OutboxRelay {
             store,
             bus,
             settings,
+            progress: RelayProgress::default(),
         }
+    }
+
+    /// Reports its rounds to `progress` (shared with the request handlers of the process).
+    pub fn with_progress(mut self, progress: RelayProgress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// How far this relay has got.
+    pub fn progress(&self) -> RelayProgress {
+        self.progress.clone()
     }
 
     /// Runs the relay on a background task until `shutdown`; before it stops it makes one
     /// last round so a change made just before shutdown is not left for the next start.
     pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        self.progress
+            .inner
+            .running
+            .store(true, std::sync::atomic::Ordering::Release);
         tokio::spawn(self.run(shutdown))
     }
 
-    /// The process's relay as `[outbox]` configures it: spawned unless `outbox.relay` is off.
+    /// The process's relay as `[outbox]` configures it, reporting to `progress`: spawned
+    /// unless `outbox.relay` is off.
     pub fn spawn_configured(
         store: Arc<dyn Store>,
         bus: Arc<dyn EventBus>,
         settings: &alter_config::OutboxSettings,
+        progress: RelayProgress,
         shutdown: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         if !settings.relay {
@@ -148,14 +214,18 @@ impl OutboxRelay {
             );
             return tokio::spawn(async {});
         }
-        Self::new(store, bus, RelaySettings::from_config(settings)).spawn(shutdown)
+        Self::new(store, bus, RelaySettings::from_config(settings))
+            .with_progress(progress)
+            .spawn(shutdown)
     }
 
     async fn run(self, shutdown: CancellationToken) {
         let signal = self.store.outbox_signal();
         let mut last_purge = Instant::now();
         loop {
+            let commits = signal.commits();
             let outcome = self.publish_pending().await;
+            self.progress.finished(commits);
             let wait = match &outcome {
                 // A full batch: more may be waiting.
                 Ok(n) if *n >= self.settings.batch as usize => Duration::ZERO,
@@ -177,9 +247,12 @@ impl OutboxRelay {
             }
             tokio::select! {
                 () = shutdown.cancelled() => {
+                    let commits = signal.commits();
                     if let Err(error) = self.publish_pending().await {
                         tracing::warn!(%error, "outbox relay: the last round before shutdown failed; the rest is published at the next start");
                     }
+                    self.progress.finished(commits);
+                    self.progress.inner.running.store(false, std::sync::atomic::Ordering::Release);
                     return;
                 }
                 () = signal.notified() => {}

@@ -33,8 +33,8 @@ pub use grants::{Grant, GrantStore, NewGrant, RevokedBy};
 pub use groups::{Group, GroupStore, GroupUpsert, Membership, MembershipDiff};
 pub use idps::{IdentityProvider, IdpStore, NewIdp, SignInSettings};
 pub use outbox::{
-    Effects, OutboxBacklog, OutboxMessage, OutboxStore, OutboxTopic, PendingMessage, RequestKey,
-    no_effects,
+    Effects, OutboxBacklog, OutboxMessage, OutboxSignal, OutboxStore, OutboxTopic, PendingMessage,
+    RequestKey, no_effects,
 };
 pub use postgres::{MIGRATOR, PgStore};
 pub use processed_events::ProcessedEvents;

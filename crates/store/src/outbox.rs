@@ -133,6 +133,35 @@ impl RequestKey {
     }
 }
 
+/// How a store tells the relay of its process that a change with side effects committed: a
+/// wake-up, and a count of such commits so a caller can wait for a relay round that began
+/// after its own commit (and so saw its messages).
+#[derive(Debug, Default)]
+pub struct OutboxSignal {
+    notify: tokio::sync::Notify,
+    commits: std::sync::atomic::AtomicU64,
+}
+
+impl OutboxSignal {
+    /// Called by the adapter after a commit that wrote messages.
+    pub fn committed(&self) {
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.notify.notify_one();
+    }
+
+    /// How many commits with messages this process has made so far.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits for the next commit with messages (returns at once if one happened since the
+    /// last wait).
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+}
+
 /// Persistence of the outbox, for the relay.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -156,7 +185,7 @@ pub trait OutboxStore: Send + Sync {
         operation: &str,
         key: &RequestKey,
     ) -> StoreResult<Option<Uuid>>;
-    /// Notified whenever a change with side effects commits in this process, so the relay
+    /// Rung whenever a change with side effects commits in this process, so the relay
     /// publishes at once instead of at its next poll.
-    fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
+    fn outbox_signal(&self) -> Arc<OutboxSignal>;
 }

@@ -15,9 +15,9 @@ pub enum TelemetryError {
     #[error(
         "telemetry.log_level {0:?} is not a valid filter directive: {1} (use e.g. \"info\" or \"info,alter_jwt_verifier=debug\")"
     )]
-    Filter(String, String),
+    Filter(String, #[source] tracing_subscriber::filter::ParseError),
     #[error("telemetry.otlp_endpoint could not be used: {0}")]
-    Otlp(String),
+    Otlp(#[source] opentelemetry_otlp::ExporterBuildError),
 }
 
 /// Flushes and shuts down trace export when dropped.
@@ -43,7 +43,7 @@ pub fn init(
     settings: &TelemetrySettings,
 ) -> Result<TelemetryGuard, TelemetryError> {
     let filter = EnvFilter::try_new(&settings.log_level)
-        .map_err(|e| TelemetryError::Filter(settings.log_level.clone(), e.to_string()))?;
+        .map_err(|e| TelemetryError::Filter(settings.log_level.clone(), e))?;
     if INSTALLED.get().is_some() {
         return Ok(TelemetryGuard::default());
     }
@@ -58,7 +58,7 @@ pub fn init(
                 .with_tonic()
                 .with_endpoint(endpoint.clone())
                 .build()
-                .map_err(|e| TelemetryError::Otlp(e.to_string()))?;
+                .map_err(TelemetryError::Otlp)?;
             let provider = SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
                 .with_resource(

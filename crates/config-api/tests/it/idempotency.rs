@@ -151,3 +151,21 @@ async fn retried_create_app_and_create_idp_return_what_the_first_call_created() 
     assert_eq!(other.code(), Code::AlreadyExists, "{other:?}");
     h.finish().await;
 }
+
+#[tokio::test]
+async fn a_change_answers_once_its_side_effects_are_on_the_bus() {
+    use alter_store::OutboxStore;
+    let mut h = Harness::start().await;
+    let (app, _) = h.app_with_idp("settled", TenantKind::Clerk, None).await;
+    for credential in ["db:a", "db:b", "db:c"] {
+        h.client
+            .create_grant(system_grant(&app.to_string(), credential, ""))
+            .await
+            .unwrap();
+        // Committed with its audit record and invalidation, and both published before the
+        // answer: nothing of it waits in the outbox.
+        let backlog = h.store.outbox_backlog().await.unwrap();
+        assert_eq!(backlog.pending, 0, "{backlog:?}");
+    }
+    h.finish().await;
+}

@@ -31,7 +31,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct PgStore {
     pool: PgPool,
     /// Wakes this process's outbox relay after a commit that wrote messages.
-    signal: Arc<tokio::sync::Notify>,
+    signal: Arc<crate::outbox::OutboxSignal>,
 }
 
 impl PgStore {
@@ -39,7 +39,7 @@ impl PgStore {
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            signal: Arc::new(tokio::sync::Notify::new()),
+            signal: Arc::default(),
         }
     }
 

@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::{PgStore, corrupt};
 use crate::error::{StoreError, StoreResult};
 use crate::outbox::{
-    OutboxBacklog, OutboxMessage, OutboxStore, OutboxTopic, PendingMessage, RequestKey,
+    OutboxBacklog, OutboxMessage, OutboxSignal, OutboxStore, OutboxTopic, PendingMessage,
+    RequestKey,
 };
 
 /// Writes `messages` on the change's connection (inside its transaction).
@@ -52,7 +53,7 @@ impl PgStore {
         write_messages(&mut tx, &messages).await?;
         tx.commit().await?;
         if !messages.is_empty() {
-            self.signal.notify_one();
+            self.signal.committed();
         }
         Ok(())
     }
@@ -210,7 +211,7 @@ impl OutboxStore for PgStore {
         Ok(Some(row.try_get("resource_id")?))
     }
 
-    fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+    fn outbox_signal(&self) -> Arc<OutboxSignal> {
         self.signal.clone()
     }
 }
