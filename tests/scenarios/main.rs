@@ -7,4 +7,5 @@ mod all_services;
 mod audit_trail;
 mod nats_outage;
 mod seams;
+mod support;
 mod verify_path;

@@ -10,12 +10,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alter_idp_sim::{IdpSim, TenantKind, TenantOptions, TokenSpec};
+use alter_idp_sim::{IdpSim, TokenSpec};
 use alter_jwt_verifier::Verifier;
 use alter_proto::admin::v1 as admin;
 use alter_proto::identity::v1::{PrincipalKind, VerifyRequest, VerifyResponse};
 use alter_testkit::{Spawned, TestEnv, eventually, spawn};
 use serde_json::json;
+
+use crate::support::clerk_app;
 
 const ADMIN_TOKEN: &str = "alt_adm_e2e-outage-token";
 const AUDIENCE: &str = "api://outage";
@@ -137,28 +139,7 @@ async fn with_nats_down_sign_ins_work_revocations_apply_and_the_outbox_drains_wh
         .await
         .unwrap();
     let sim = IdpSim::start().await.unwrap();
-    let issuer = sim
-        .create_tenant("outage", TenantKind::Clerk, TenantOptions::default())
-        .unwrap()
-        .issuer;
-    let app = api
-        .create_app(admin::CreateAppRequest {
-            name: "outage".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    api.create_idp(admin::CreateIdpRequest {
-        app_id: app.clone(),
-        issuer,
-        kind: admin::IdpKind::Clerk as i32,
-        audience: AUDIENCE.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let app = clerk_app(&mut api, &sim, "outage", AUDIENCE).await;
     let mint = |sub: &str| {
         sim.mint("outage", &TokenSpec::new(sub, json!(AUDIENCE)))
             .unwrap()

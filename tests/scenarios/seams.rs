@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::clerk_app;
+
 const ADMIN_TOKEN: &str = "alt_adm_e2e-seams-token";
 const AUDIENCE: &str = "api://seams";
 
@@ -170,28 +172,7 @@ async fn r_jwt_05_a_grant_made_through_config_api_while_the_jwks_is_down_leaves_
         .await
         .unwrap();
     let sim = IdpSim::start().await.unwrap();
-    let issuer = sim
-        .create_tenant("keys", TenantKind::Clerk, TenantOptions::default())
-        .unwrap()
-        .issuer;
-    let app = api
-        .create_app(admin::CreateAppRequest {
-            name: "keys".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    api.create_idp(admin::CreateIdpRequest {
-        app_id: app.clone(),
-        issuer,
-        kind: admin::IdpKind::Clerk as i32,
-        audience: AUDIENCE.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let app = clerk_app(&mut api, &sim, "keys", AUDIENCE).await;
     // The IDP's own invalidation (a configuration change: keys forgotten) has arrived before
     // the first token is checked, as it would have long before in production.
     let mut applied = applied;

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 mod eventually;
 mod probes;
+pub mod standard_status;
 
 pub use alter_bus::testing::{test_nats_url, unique_prefix};
 pub use eventually::{NothingYet, Observation, eventually};

@@ -4,47 +4,16 @@
 
 use alter_idp_sim::TenantKind;
 use alter_proto::admin::v1 as pb;
-use prost::Message;
-use tonic::Code;
 
 use crate::support::Harness;
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct GoogleRpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct GoogleRpcBadRequest {
-    #[prost(message, repeated, tag = "1")]
-    field_violations: Vec<GoogleRpcFieldViolation>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct GoogleRpcFieldViolation {
-    #[prost(string, tag = "1")]
-    field: String,
-    #[prost(string, tag = "2")]
-    description: String,
-}
-
-/// The one field violation of `status`, after checking the standard status agrees with it.
-fn field_violation(status: &tonic::Status) -> GoogleRpcFieldViolation {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let standard = GoogleRpcStatus::decode(status.details())
-        .unwrap_or_else(|e| panic!("grpc-status-details-bin is not a google.rpc.Status: {e}"));
-    assert_eq!(standard.code, 3, "INVALID_ARGUMENT is 3 in google.rpc.Code");
-    assert_eq!(standard.message, status.message());
-    let any = standard.details.first().expect("details[0]");
-    assert_eq!(any.type_url, "type.googleapis.com/google.rpc.BadRequest");
-    let bad = GoogleRpcBadRequest::decode(any.value.as_slice()).expect("a BadRequest");
-    assert_eq!(bad.field_violations.len(), 1, "{bad:?}");
-    bad.field_violations[0].clone()
+/// The one field violation of `status`, read as a standard client reads it.
+fn field_violation(
+    status: &tonic::Status,
+) -> alter_testkit::standard_status::GoogleRpcFieldViolation {
+    let mut violations = alter_testkit::standard_status::field_violations(status);
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    violations.remove(0)
 }
 
 #[tokio::test]

@@ -8,51 +8,12 @@ use alter_idp_sim::{TenantKind, TokenSpec};
 use alter_jwt_verifier::REFUSAL_METADATA_KEY;
 use alter_proto::identity::v1::{RefusalDetail, RefusalReason};
 use alter_store::UserStore;
+use alter_testkit::standard_status::{GoogleRpcBadRequest, standard_status};
 use prost::Message;
 use serde_json::json;
 use tonic::Code;
 
 use crate::support::{AUDIENCE, Harness, mappings};
-
-/// `google.rpc.Status` as a standard client declares it.
-#[derive(Clone, PartialEq, prost::Message)]
-struct GoogleRpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
-}
-
-/// `google.rpc.BadRequest` and its `FieldViolation`, likewise.
-#[derive(Clone, PartialEq, prost::Message)]
-struct GoogleRpcBadRequest {
-    #[prost(message, repeated, tag = "1")]
-    field_violations: Vec<GoogleRpcFieldViolation>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct GoogleRpcFieldViolation {
-    #[prost(string, tag = "1")]
-    field: String,
-    #[prost(string, tag = "2")]
-    description: String,
-}
-
-/// The `google.rpc.Status` a client finds in `grpc-status-details-bin`, checked to agree
-/// with the gRPC status itself (what grpcio-status and friends insist on).
-fn standard_status(status: &tonic::Status) -> GoogleRpcStatus {
-    assert!(
-        !status.details().is_empty(),
-        "no grpc-status-details-bin in {status:?}"
-    );
-    let standard = GoogleRpcStatus::decode(status.details())
-        .unwrap_or_else(|e| panic!("grpc-status-details-bin is not a google.rpc.Status: {e}"));
-    assert_eq!(standard.code, status.code() as i32, "{standard:?}");
-    assert_eq!(standard.message, status.message(), "{standard:?}");
-    standard
-}
 
 #[tokio::test]
 async fn r_jwt_12_refusal_detail_is_a_standard_google_rpc_status() {
