@@ -252,12 +252,55 @@ pub enum GroupsCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Enable the identity provider's webhooks. Auth0 / custom OIDC: a secret is generated and
+    /// shown once. Clerk: pass the endpoint's whsec_… signing secret. Okta: pass the
+    /// Authorization value set on the event hook.
+    Enable {
+        #[command(flatten)]
+        app: AppArg,
+        /// Clerk's signing secret or Okta's Authorization value (read from ALTER_WEBHOOK_SECRET
+        /// if set, so it stays out of shell history).
+        #[arg(long, env = "ALTER_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+    /// Replace the secret; the previous one stays valid for the grace period.
+    Rotate {
+        #[command(flatten)]
+        app: AppArg,
+        #[arg(long, env = "ALTER_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Seconds the previous secret stays valid (default: config-api's setting, 24 h).
+        #[arg(long, default_value_t = 0)]
+        grace_secs: u32,
+    },
+    /// Disable webhooks; deliveries are answered 404 until enabled again.
+    Disable {
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Whether webhooks are enabled, and the endpoint URL to give the provider.
+    Status {
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Recent deliveries, newest first: time, provider event ID, outcome, what it changed.
+    Deliveries {
+        #[command(flatten)]
+        app: AppArg,
+        #[command(flatten)]
+        page: Page,
+    },
+}
+
 /// Any admin command.
 #[derive(Debug)]
 pub enum AdminCommand {
     Apps(AppsCommand),
     Idp(IdpCommand),
     Grants(GrantsCommand),
+    Webhooks(WebhooksCommand),
     Users(UsersCommand),
     Groups(GroupsCommand),
 }
@@ -373,6 +416,7 @@ async fn execute(connection: &Connection, command: AdminCommand) -> Result<Outpu
         }
         AdminCommand::Idp(cmd) => idp(&mut c, cmd).await?,
         AdminCommand::Grants(cmd) => grants(&mut c, cmd).await?,
+        AdminCommand::Webhooks(cmd) => webhooks(&mut c, cmd).await?,
         AdminCommand::Users(UsersCommand::List { app, page }) => {
             let r = c
                 .list_users(pb::ListUsersRequest {
@@ -561,6 +605,140 @@ async fn idp(c: &mut Client, cmd: IdpCommand) -> Result<Output, String> {
                 json: json!({ "deleted": true, "app_id": app.app }),
                 note: format!("identity provider of app {} deleted", app.app),
             }
+        }
+    })
+}
+
+fn webhook_status_record(status: &pb::WebhookStatus, secret: &str, note: &str) -> Output {
+    let mut fields = vec![
+        ("enabled", status.enabled.to_string()),
+        ("endpoint_url", status.endpoint_url.clone()),
+        ("idp_id", status.idp_id.clone()),
+        ("enabled_at", status.enabled_at.clone()),
+        ("rotated_at", status.rotated_at.clone()),
+        ("previous_valid_until", status.previous_valid_until.clone()),
+    ];
+    if !secret.is_empty() {
+        fields.push(("secret", secret.to_owned()));
+    }
+    if !note.is_empty() {
+        fields.push(("next", note.to_owned()));
+    }
+    Output::Record {
+        json: json!({
+            "enabled": status.enabled,
+            "endpoint_url": status.endpoint_url,
+            "idp_id": status.idp_id,
+            "enabled_at": status.enabled_at,
+            "rotated_at": status.rotated_at,
+            "previous_valid_until": status.previous_valid_until,
+            "secret": (!secret.is_empty()).then_some(secret),
+            "instructions": note,
+        }),
+        fields,
+    }
+}
+
+async fn webhooks(c: &mut Client, cmd: WebhooksCommand) -> Result<Output, String> {
+    Ok(match cmd {
+        WebhooksCommand::Enable { app, secret } => {
+            let r = c
+                .enable_webhooks(pb::EnableWebhooksRequest {
+                    app_id: app.app,
+                    secret: secret.unwrap_or_default(),
+                })
+                .await
+                .map_err(server)?
+                .into_inner();
+            let note = if r.secret.is_empty() {
+                r.instructions.clone()
+            } else {
+                format!("{} — the secret is shown only now", r.instructions)
+            };
+            webhook_status_record(&r.status.unwrap_or_default(), &r.secret, &note)
+        }
+        WebhooksCommand::Rotate {
+            app,
+            secret,
+            grace_secs,
+        } => {
+            let r = c
+                .rotate_webhook_secret(pb::RotateWebhookSecretRequest {
+                    app_id: app.app,
+                    secret: secret.unwrap_or_default(),
+                    grace_period_secs: grace_secs,
+                })
+                .await
+                .map_err(server)?
+                .into_inner();
+            webhook_status_record(&r.status.unwrap_or_default(), &r.secret, &r.instructions)
+        }
+        WebhooksCommand::Disable { app } => {
+            let app_id = app.app;
+            c.disable_webhooks(pb::DisableWebhooksRequest {
+                app_id: app_id.clone(),
+            })
+            .await
+            .map_err(server)?;
+            Output::Done {
+                json: json!({ "app_id": app_id, "enabled": false }),
+                note: format!("webhooks of app {app_id} disabled"),
+            }
+        }
+        WebhooksCommand::Status { app } => {
+            let r = c
+                .get_webhook_status(pb::GetWebhookStatusRequest { app_id: app.app })
+                .await
+                .map_err(server)?
+                .into_inner();
+            webhook_status_record(&r, "", "")
+        }
+        WebhooksCommand::Deliveries { app, page } => {
+            let r = c
+                .list_webhook_deliveries(pb::ListWebhookDeliveriesRequest {
+                    app_id: app.app,
+                    page_size: page.page_size,
+                    page_token: page.page_token,
+                })
+                .await
+                .map_err(server)?
+                .into_inner();
+            Output::page(
+                "deliveries",
+                &r.deliveries,
+                |d| {
+                    json!({
+                        "received_at": d.received_at,
+                        "provider_event_id": d.provider_event_id,
+                        "event_type": d.event_type,
+                        "event_id": d.event_id,
+                        "outcome": d.outcome,
+                        "reason": d.reason,
+                        "changes": d.changes,
+                    })
+                },
+                vec![
+                    "RECEIVED",
+                    "PROVIDER EVENT",
+                    "TYPE",
+                    "OUTCOME",
+                    "CHANGED / REASON",
+                ],
+                |d| {
+                    vec![
+                        d.received_at.clone(),
+                        d.provider_event_id.clone(),
+                        d.event_type.clone(),
+                        d.outcome.clone(),
+                        if d.changes.is_empty() {
+                            d.reason.clone()
+                        } else {
+                            d.changes.join(", ")
+                        },
+                    ]
+                },
+                r.next_page_token,
+            )
         }
     })
 }

@@ -44,6 +44,9 @@ enum Command {
     /// List groups.
     #[command(subcommand)]
     Groups(admin::GroupsCommand),
+    /// Enable, rotate, disable and inspect the identity provider's webhooks; list deliveries.
+    #[command(subcommand)]
+    Webhooks(admin::WebhooksCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Grants(cmd) => admin::run(cli.connection, admin::AdminCommand::Grants(cmd)),
         Command::Users(cmd) => admin::run(cli.connection, admin::AdminCommand::Users(cmd)),
         Command::Groups(cmd) => admin::run(cli.connection, admin::AdminCommand::Groups(cmd)),
+        Command::Webhooks(cmd) => admin::run(cli.connection, admin::AdminCommand::Webhooks(cmd)),
     }
 }
 

@@ -67,6 +67,9 @@ pub enum AdminAction {
     SignInChanged,
     IdpDeleted,
     GrantCreated,
+    WebhooksEnabled,
+    WebhookSecretRotated,
+    WebhooksDisabled,
 }
 
 impl AdminAction {
@@ -79,6 +82,9 @@ impl AdminAction {
             AdminAction::SignInChanged => "sign_in_changed",
             AdminAction::IdpDeleted => "idp_deleted",
             AdminAction::GrantCreated => "grant_created",
+            AdminAction::WebhooksEnabled => "webhooks_enabled",
+            AdminAction::WebhookSecretRotated => "webhook_secret_rotated",
+            AdminAction::WebhooksDisabled => "webhooks_disabled",
         }
     }
 }

@@ -31,9 +31,13 @@ use crate::convert::{
     parse_time, time, user_to_pb,
 };
 use crate::error::Error;
+use crate::webhooks::WebhookConfig;
 
 /// The calls that change state (and so write side effects to the outbox).
-const CHANGES: [&str; 6] = [
+const CHANGES: [&str; 9] = [
+    "EnableWebhooks",
+    "RotateWebhookSecret",
+    "DisableWebhooks",
     "CreateApp",
     "CreateIdp",
     "DeleteIdp",
@@ -52,10 +56,11 @@ const ADMIN_CAUSE: &str = "admin";
 /// outbound HTTP client for discovery.
 #[derive(Clone)]
 pub struct AdminApi {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     progress: RelayProgress,
     http: reqwest::Client,
     auth: AdminAuth,
+    pub(crate) webhooks: WebhookConfig,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -74,12 +79,14 @@ impl AdminApi {
         progress: RelayProgress,
         http: reqwest::Client,
         auth: AdminAuth,
+        webhooks: WebhookConfig,
     ) -> Self {
         Self {
             store,
             progress,
             http,
             auth,
+            webhooks,
         }
     }
 
@@ -121,7 +128,7 @@ impl AdminApi {
     }
 
     /// The app, which must exist.
-    async fn app(&self, raw: &str) -> Result<AppId, Error> {
+    pub(crate) async fn app(&self, raw: &str) -> Result<AppId, Error> {
         let app = parse_id("app_id", raw, AppId::parse)?;
         match self.store.get_app(app).await? {
             Some(_) => Ok(app),
@@ -132,7 +139,7 @@ impl AdminApi {
     }
 
     /// The app's identity provider, which must exist.
-    async fn idp(&self, app: AppId) -> Result<IdentityProvider, Error> {
+    pub(crate) async fn idp(&self, app: AppId) -> Result<IdentityProvider, Error> {
         self.store.get_idp_for_app(app).await?.ok_or_else(|| {
             Error::NotFound(format!(
                 "app {app} has no identity provider: add one with `alter idp create`"
@@ -527,7 +534,7 @@ fn principal_user(principal: Principal) -> Option<UserId> {
 }
 
 /// The audit record of an admin change (R-AUD-05), as an outbox message.
-fn admin_record(
+pub(crate) fn admin_record(
     app: AppId,
     actor: &str,
     action: AdminAction,
@@ -790,6 +797,56 @@ impl AdminService for AdminApi {
     ) -> Answer<pb::ListAuditEventsResponse> {
         self.call("ListAuditEvents", request, |req, _| {
             self.list_audit_events_inner(req)
+        })
+        .await
+    }
+
+    async fn enable_webhooks(
+        &self,
+        request: Request<pb::EnableWebhooksRequest>,
+    ) -> Answer<pb::WebhookSecretIssued> {
+        self.call("EnableWebhooks", request, |req, actor| {
+            self.enable_webhooks_inner(req, actor)
+        })
+        .await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        request: Request<pb::RotateWebhookSecretRequest>,
+    ) -> Answer<pb::WebhookSecretIssued> {
+        self.call("RotateWebhookSecret", request, |req, actor| {
+            self.rotate_webhook_secret_inner(req, actor)
+        })
+        .await
+    }
+
+    async fn disable_webhooks(
+        &self,
+        request: Request<pb::DisableWebhooksRequest>,
+    ) -> Answer<pb::DisableWebhooksResponse> {
+        self.call("DisableWebhooks", request, |req, actor| {
+            self.disable_webhooks_inner(req, actor)
+        })
+        .await
+    }
+
+    async fn get_webhook_status(
+        &self,
+        request: Request<pb::GetWebhookStatusRequest>,
+    ) -> Answer<pb::WebhookStatus> {
+        self.call("GetWebhookStatus", request, |req, _| {
+            self.webhook_status_inner(req)
+        })
+        .await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        request: Request<pb::ListWebhookDeliveriesRequest>,
+    ) -> Answer<pb::ListWebhookDeliveriesResponse> {
+        self.call("ListWebhookDeliveries", request, |req, _| {
+            self.list_webhook_deliveries_inner(req)
         })
         .await
     }

@@ -29,6 +29,12 @@ pub struct Settings {
     /// environment variable). Empty: every admin call is refused.
     #[serde(deserialize_with = "one_or_many")]
     pub admin_token_hashes: Vec<String>,
+    /// The URL identity providers reach webhook-ingest at (through the ingress), without a
+    /// trailing slash; webhook endpoints are `<public_webhook_base_url>/v1/webhooks/<idp_id>`.
+    pub public_webhook_base_url: String,
+    /// How long the previous webhook secret stays valid after a rotation, by default
+    /// (R-HOOK-01), 0..=604800 seconds.
+    pub webhook_rotation_grace_secs: u64,
 }
 
 impl Default for Settings {
@@ -37,6 +43,8 @@ impl Default for Settings {
             listen: SocketAddr::from(([0, 0, 0, 0], 50051)),
             admin_listen: SocketAddr::from(([0, 0, 0, 0], 9091)),
             admin_token_hashes: Vec::new(),
+            public_webhook_base_url: "http://127.0.0.1:8080".to_owned(),
+            webhook_rotation_grace_secs: 86_400,
         }
     }
 }
@@ -95,7 +103,7 @@ impl Config {
             config_api: Settings {
                 listen: any,
                 admin_listen: any,
-                admin_token_hashes: Vec::new(),
+                ..Settings::default()
             },
         }
     }
@@ -117,6 +125,19 @@ impl Validate for Config {
         if let Err(bad) = self.config_api.token_hashes() {
             issues.extend(bad);
         }
+        let base = &self.config_api.public_webhook_base_url;
+        if !(base.starts_with("https://") || base.starts_with("http://")) || base.ends_with('/') {
+            issues.push(ConfigIssue::new(
+                "config_api.public_webhook_base_url",
+                format!("is {base:?}; give the http(s) URL providers reach webhook-ingest at, without a trailing slash, e.g. https://alter.example.com"),
+            ));
+        }
+        if self.config_api.webhook_rotation_grace_secs > 604_800 {
+            issues.push(ConfigIssue::new(
+                "config_api.webhook_rotation_grace_secs",
+                "must be at most 604800 (7 days); 86400 is the default",
+            ));
+        }
         issues
     }
 }
@@ -128,7 +149,7 @@ mod tests {
     fn settings(hashes: &[&str]) -> Settings {
         Settings {
             admin_token_hashes: hashes.iter().map(|s| (*s).to_owned()).collect(),
-            ..Settings::default()
+            ..Settings::default()..Settings::default()
         }
     }
 

@@ -7,12 +7,14 @@ pub mod client;
 mod config;
 mod convert;
 mod error;
+mod webhooks;
 
 pub use api::AdminApi;
 pub use auth::AdminAuth;
 pub use client::{AdminClient, BearerToken, ClientError, connect_admin};
 pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
+pub use webhooks::{WebhookConfig, seal_context};
 
 use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
 use alter_runtime::outbox::{OutboxRelay, RelayProgress};
@@ -55,6 +57,13 @@ impl Application {
             progress.clone(),
             http,
             AdminAuth::new(hashes),
+            WebhookConfig {
+                public_base_url: config.config_api.public_webhook_base_url.clone(),
+                default_grace: chrono::Duration::seconds(
+                    i64::try_from(config.config_api.webhook_rotation_grace_secs).unwrap_or(86_400),
+                ),
+                keyring: config.common.secrets.keyring(),
+            },
         );
         Ok(Self {
             host,

@@ -8,6 +8,6 @@ mod sections;
 
 pub use load::{ConfigError, ConfigIssue, Validate, load, load_from};
 pub use sections::{
-    CommonSettings, DatabaseSettings, LogFormat, NatsSettings, OutboxSettings, ServiceListen,
-    TelemetrySettings,
+    CommonSettings, DatabaseSettings, LogFormat, NatsSettings, OutboxSettings, SecretsSettings,
+    ServiceListen, TelemetrySettings,
 };

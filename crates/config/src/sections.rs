@@ -240,6 +240,29 @@ pub struct CommonSettings {
     pub telemetry: TelemetrySettings,
     #[serde(default)]
     pub outbox: OutboxSettings,
+    #[serde(default)]
+    pub secrets: SecretsSettings,
+}
+
+/// The operator's master keys (R-CFG-11): secrets whose value must be recovered (Clerk's
+/// webhook signing secret, Okta's webhook `Authorization`, directory credentials) are sealed
+/// with `master_key`; retired keys still open what they sealed. Keys are 32 random bytes,
+/// base64 or hex (`alter secrets gen-key`), never logged.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsSettings {
+    pub master_key: Option<alter_secrets::MasterKey>,
+    pub previous_master_keys: Vec<alter_secrets::MasterKey>,
+}
+
+impl SecretsSettings {
+    /// The keyring, or `None` when no master key is configured (sealing is then refused with
+    /// an error naming `secrets.master_key`).
+    pub fn keyring(&self) -> Option<alter_secrets::Keyring> {
+        self.master_key.clone().map(|current| {
+            alter_secrets::Keyring::new(current).with_previous(self.previous_master_keys.clone())
+        })
+    }
 }
 
 impl CommonSettings {
@@ -248,6 +271,12 @@ impl CommonSettings {
         self.nats.validate(issues);
         self.telemetry.validate(issues);
         self.outbox.validate(issues);
+        if self.secrets.master_key.is_none() && !self.secrets.previous_master_keys.is_empty() {
+            issues.push(ConfigIssue::new(
+                "secrets.master_key",
+                "is required when secrets.previous_master_keys is set: the current key seals, retired keys only open",
+            ));
+        }
     }
 }
 

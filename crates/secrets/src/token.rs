@@ -36,6 +36,11 @@ impl TokenHash {
         Self(out)
     }
 
+    /// The 32 bytes of the digest (what a store keeps).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Whether `token` hashes to this value, compared in constant time.
     pub fn verify(&self, token: &str) -> bool {
         ct_eq(&Self::of(token).0, &self.0)

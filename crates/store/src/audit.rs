@@ -101,4 +101,11 @@ pub trait AuditStore: Send + Sync {
     /// Recomputes the app's whole chain and reports the first break, through
     /// [`crate::audit_chain::ChainVerifier`].
     async fn verify_audit_chain(&self, app: AppId) -> StoreResult<ChainVerification>;
+    /// What the trail says these events did: the kinds of the rows recorded under each event
+    /// ID, and of the grant revocations each caused, as (event, kind) pairs in `seq` order.
+    async fn audit_kinds_for_events(
+        &self,
+        app: AppId,
+        events: &[EventId],
+    ) -> StoreResult<Vec<(EventId, String)>>;
 }

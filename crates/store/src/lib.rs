@@ -18,6 +18,7 @@ mod postgres;
 pub mod processed_events;
 pub mod secrets;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -40,6 +41,10 @@ pub use postgres::{MIGRATOR, PgStore};
 pub use processed_events::ProcessedEvents;
 pub use secrets::{SealedSecret, SecretPurpose, SecretStore, StoredSecret};
 pub use users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
+pub use webhooks::{
+    DeliveryOutcome, DeliveryRecord, LoggedDelivery, StoredWebhookSecret, WebhookSettings,
+    WebhookStore,
+};
 
 /// Every aggregate's store in one object: `Arc<dyn Store>` is what services hold. A second
 /// adapter (embedded) implements the aggregate traits and gets this for free.
@@ -54,6 +59,7 @@ pub trait Store:
     + AuditStore
     + ProcessedEvents
     + OutboxStore
+    + WebhookStore
 {
 }
 
@@ -68,5 +74,6 @@ impl<T> Store for T where
         + AuditStore
         + ProcessedEvents
         + OutboxStore
+        + WebhookStore
 {
 }

@@ -66,6 +66,7 @@ impl TestEnv {
             },
             telemetry: Default::default(),
             outbox: Default::default(),
+            secrets: Default::default(),
         }
     }
 

@@ -204,6 +204,39 @@ impl AuditStore for PgStore {
         rows.iter().map(audit_from_row).collect()
     }
 
+    async fn audit_kinds_for_events(
+        &self,
+        app: AppId,
+        events: &[EventId],
+    ) -> StoreResult<Vec<(EventId, String)>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = events.iter().map(|e| e.as_uuid()).collect();
+        let rows = sqlx::query(
+            "SELECT cause, kind FROM ( \
+                 SELECT seq, event_id AS cause, kind FROM audit_events \
+                 WHERE app_id = $1 AND event_id = ANY($2) \
+                 UNION ALL \
+                 SELECT seq, (detail->'kind'->'grant_revoked'->>'caused_by')::uuid AS cause, kind \
+                 FROM audit_events WHERE app_id = $1 AND kind = 'grant_revoked' \
+                 AND (detail->'kind'->'grant_revoked'->>'caused_by')::uuid = ANY($2) \
+             ) found ORDER BY seq",
+        )
+        .bind(app.as_uuid())
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    EventId::from_uuid(row.try_get("cause")?),
+                    row.try_get("kind")?,
+                ))
+            })
+            .collect()
+    }
+
     async fn verify_audit_chain(&self, app: AppId) -> StoreResult<ChainVerification> {
         // One statement, so one snapshot of the trail, streamed row by row.
         let mut rows = sqlx::query(CHAIN).bind(app.as_uuid()).fetch(&self.pool);

@@ -11,6 +11,7 @@ mod outbox;
 mod processed_events;
 mod secrets;
 mod users;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::hash::Hash;
