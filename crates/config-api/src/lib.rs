@@ -14,7 +14,7 @@ pub use auth::AdminAuth;
 pub use client::{AdminClient, BearerToken, ClientError, connect_admin};
 pub use config::{ADMIN_TOKEN_HASHES_KEY, Config, Settings};
 pub use error::Error;
-pub use webhooks::{WebhookConfig, seal_context};
+pub use webhooks::WebhookConfig;
 
 use alter_proto::admin::v1::admin_service_server::AdminServiceServer;
 use alter_runtime::outbox::{OutboxRelay, RelayProgress};

@@ -28,12 +28,6 @@ pub struct WebhookConfig {
     pub keyring: Option<Keyring>,
 }
 
-/// The additional authenticated data a webhook secret is sealed with: it opens only as this
-/// IDP's webhook secret.
-pub fn seal_context(idp: IdpId) -> Vec<u8> {
-    format!("alter:webhook_secret:{idp}").into_bytes()
-}
-
 /// A secret ready to store, and the one to show (only when generated here).
 struct NewSecret {
     stored: StoredWebhookSecret,
@@ -128,7 +122,7 @@ impl AdminApi {
             )));
         };
         let sealed = keyring
-            .seal(secret.as_bytes(), &seal_context(idp))
+            .seal(secret.as_bytes(), &alter_store::webhook_seal_context(idp))
             .map_err(|e| {
                 Error::FailedPrecondition(format!("cannot seal the webhook secret: {e}"))
             })?;

@@ -150,8 +150,11 @@ impl ServiceHost {
         result
     }
 
-    /// Serves an HTTP router (with gRPC health and reflection merged in, over HTTP/1 and h2c)
-    /// on the main port, and the admin endpoints on the admin port.
+    /// Serves an HTTP router on the main port (over HTTP/1 and h2c), with gRPC health and
+    /// reflection beside it for requests whose content type is `application/grpc`, and the
+    /// admin endpoints on the admin port. Everything that is not gRPC — unknown paths
+    /// included — is the router's to answer, so its fallback (never gRPC's "200 with
+    /// grpc-status 12") decides what an unknown path gets.
     pub async fn serve_http(self, router: axum::Router) -> Result<(), HostError> {
         let ServiceHost {
             name,
@@ -163,7 +166,18 @@ impl ServiceHost {
             health_routes,
         } = self;
         let admin = spawn_admin(name, admin_listener, readiness, shutdown.clone());
-        let app = router.merge(health_routes.into_axum_router());
+        let grpc = health_routes.into_axum_router();
+        let app = axum::Router::new().fallback_service(tower::service_fn(
+            move |request: axum::extract::Request| {
+                let is_grpc = request
+                    .headers()
+                    .get(axum::http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/grpc"));
+                let target = if is_grpc { grpc.clone() } else { router.clone() };
+                tower::ServiceExt::oneshot(target, request)
+            },
+        ));
         tracing::info!(
             service = name,
             port = listener.local_addr().map(|a| a.port()).unwrap_or(0),

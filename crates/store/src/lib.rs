@@ -43,7 +43,7 @@ pub use secrets::{SealedSecret, SecretPurpose, SecretStore, StoredSecret};
 pub use users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
 pub use webhooks::{
     DeliveryOutcome, DeliveryRecord, LoggedDelivery, StoredWebhookSecret, WebhookSettings,
-    WebhookStore,
+    WebhookStore, webhook_seal_context,
 };
 
 /// Every aggregate's store in one object: `Arc<dyn Store>` is what services hold. A second

@@ -12,6 +12,12 @@ use crate::idps::IdentityProvider;
 use crate::outbox::Effects;
 use crate::secrets::SealedSecret;
 
+/// The additional authenticated data a sealed webhook secret is bound to: it opens only as
+/// this IDP's webhook secret (config-api seals with it, webhook-ingest opens with it).
+pub fn webhook_seal_context(idp: IdpId) -> Vec<u8> {
+    format!("alter:webhook_secret:{idp}").into_bytes()
+}
+
 /// A webhook secret at rest.
 #[derive(Clone, PartialEq, Eq)]
 pub enum StoredWebhookSecret {

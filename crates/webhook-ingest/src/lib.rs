@@ -1,18 +1,42 @@
 //! Receives the identity providers' webhooks, authenticates and parses them, and answers 2xx
-//! only once their lifecycle events are durably on JetStream.
+//! only once their lifecycle events are durably on JetStream (R-HOOK-02..08).
+//!
+//! Routes: `POST /v1/webhooks/{idp_id}` (deliveries) and `GET /v1/webhooks/{idp_id}` (Okta's
+//! verification challenge). Any other path is 404 and any other method 405, each with a JSON
+//! body saying what is expected: nothing is ever acknowledged that was not taken.
 
 mod config;
 mod error;
+mod ingest;
+mod metrics;
 
 pub use config::{Config, Settings};
-pub use error::Error;
+pub use error::{Error, Refusal};
+pub use ingest::{Accepted, Ingest};
+
+use std::sync::Arc;
 
 use alter_runtime::{Deps, Service, ServiceHost};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 
 /// The running service: listeners bound, dependencies connected.
-#[derive(Debug)]
 pub struct Application {
     host: ServiceHost,
+    ingest: Arc<Ingest>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Application {
@@ -31,13 +55,104 @@ impl Application {
         )
         .await?;
         deps.register(&host);
-        Ok(Self { host })
+        let ingest = Arc::new(Ingest {
+            store: deps.store,
+            bus: deps.bus,
+            keyring: config.common.secrets.keyring(),
+            max_body_bytes: config.webhook_ingest.max_body_bytes,
+            metrics: metrics::Metrics::new(),
+        });
+        Ok(Self { host, ingest })
+    }
+
+    /// The HTTP routes, for in-process use (benchmarks) or behind the host.
+    pub fn router(ingest: Arc<Ingest>) -> axum::Router {
+        // One byte over the limit is enough to tell a body that is too large.
+        let limit = ingest.max_body_bytes.saturating_add(1);
+        axum::Router::new()
+            .route(
+                "/v1/webhooks/{idp_id}",
+                post(receive)
+                    .get(verify_okta)
+                    .fallback(method_not_allowed),
+            )
+            .fallback(not_found)
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(ingest)
     }
 
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        self.host.serve_http(axum::Router::new()).await?;
+        let router = Self::router(self.ingest);
+        self.host.serve_http(router).await?;
         Ok(())
     }
+}
+
+async fn receive(
+    State(ingest): State<Arc<Ingest>>,
+    Path(idp_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the body is over the limit of {} bytes: send smaller batches",
+                    ingest.max_body_bytes
+                ),
+            )
+            .into_response();
+        }
+        Err(rejection) => {
+            return Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                rejection.body_text(),
+            )
+            .into_response();
+        }
+    };
+    match ingest.receive(&idp_id, &headers, &body).await {
+        Ok(accepted) => (StatusCode::OK, Json(accepted)).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn verify_okta(
+    State(ingest): State<Arc<Ingest>>,
+    Path(idp_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match ingest.verify_okta(&idp_id, &headers).await {
+        Ok(json) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    let refusal = Refusal::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "webhook endpoints take POST (deliveries) and GET (Okta's verification) only",
+    );
+    let mut response = refusal.into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
+    response
+}
+
+async fn not_found() -> Response {
+    Refusal::unknown_endpoint().into_response()
 }
 
 alter_runtime::impl_service!(Application, Config, "webhook-ingest");

@@ -10,3 +10,4 @@ mod idp;
 mod lifecycle;
 mod support;
 mod users;
+mod webhooks;

@@ -1,5 +1,8 @@
-//! Integration tests for `webhook-ingest`: the real service in-process, a fresh database, its own NATS prefix.
+//! Integration tests for `webhook-ingest`: the real service in-process with config-api, a
+//! fresh database, its own NATS prefix, and the IDP simulator sending real deliveries.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod deliveries;
 mod lifecycle;
+mod support;
