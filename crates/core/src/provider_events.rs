@@ -1,5 +1,5 @@
 //! What each provider's webhook events and directory statuses mean to us, as data tables
-//! (R-HOOK-02..04, R-DIR-02). Parsing the payloads lives in `providers`; this module only
+//! (R-HOOK-02..05, R-DIR-02). Parsing the payloads lives in `providers`; this module only
 //! decides the effect, so every service agrees on it.
 
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,21 @@ pub fn okta_event_effect(event_type: &str) -> EventEffect {
         }
         "group.user_membership.remove" => EventEffect::RemoveMembership,
         "group.lifecycle.delete" => EventEffect::DeleteGroup,
+        _ => EventEffect::Ignore,
+    }
+}
+
+/// R-HOOK-05: the effect of an event in our own custom-OIDC webhook payload, by its `type`
+/// (the format is documented in `docs/webhooks-custom-oidc.md`). Unknown types are
+/// acknowledged and ignored, so senders may emit more types than we act on.
+pub fn custom_oidc_event_effect(event_type: &str) -> EventEffect {
+    match event_type {
+        "user.deprovisioned" => EventEffect::Deprovision,
+        "user.suspended" => EventEffect::Suspend,
+        "user.reactivated" => EventEffect::Reactivate,
+        "user.updated" => EventEffect::UpdateProfile,
+        "membership.removed" => EventEffect::RemoveMembership,
+        "group.deleted" => EventEffect::DeleteGroup,
         _ => EventEffect::Ignore,
     }
 }
@@ -178,6 +193,25 @@ mod tests {
         ];
         for (event_type, effect) in rows {
             assert_eq!(okta_event_effect(event_type), effect, "{event_type}");
+        }
+    }
+
+    #[test]
+    fn r_hook_05_custom_oidc_event_type_table() {
+        let rows = [
+            ("user.deprovisioned", Deprovision),
+            ("user.suspended", Suspend),
+            ("user.reactivated", Reactivate),
+            ("user.updated", UpdateProfile),
+            ("membership.removed", RemoveMembership),
+            ("group.deleted", DeleteGroup),
+            ("membership.added", Ignore),
+            ("user.created", Ignore),
+            ("User.Deprovisioned", Ignore),
+            ("", Ignore),
+        ];
+        for (event_type, effect) in rows {
+            assert_eq!(custom_oidc_event_effect(event_type), effect, "{event_type}");
         }
     }
 

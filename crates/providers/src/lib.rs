@@ -1,10 +1,13 @@
-//! Outbound OIDC clients and token verification, shared by config-api (discovery) and
-//! jwt-verifier (JWKS cache and verify), so provider parsing lives in one place.
+//! Everything that speaks a provider's protocol, so provider parsing lives in one place:
+//! outbound OIDC clients and token verification, shared by config-api (discovery) and
+//! jwt-verifier (JWKS cache and verify), and the inbound webhook verifiers and parsers
+//! webhook-ingest wires HTTP to (`inbound`).
 
 pub mod clock;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod inbound;
 pub mod jwks;
 mod signature;
 pub mod verify;
@@ -13,6 +16,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::{DiscoveryDocument, discover};
 pub use error::{CachedKeys, DiscoveryError, JwksError, ProviderError};
 pub use http::http_client;
+pub use inbound::{
+    InboundChange, InboundError, InboundEvent, InboundRequest, ParsedDelivery, WebhookVerifier,
+    parse_delivery, webhook_event_id,
+};
 pub use jwks::{
     ALLOWED_ALGORITHMS, DEFAULT_MAX_STALE, JwksCache, JwksSettings, KeyType, VerifyingKey,
     refresh_after,
