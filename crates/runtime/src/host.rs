@@ -174,7 +174,11 @@ impl ServiceHost {
                     .get(axum::http::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.starts_with("application/grpc"));
-                let target = if is_grpc { grpc.clone() } else { router.clone() };
+                let target = if is_grpc {
+                    grpc.clone()
+                } else {
+                    router.clone()
+                };
                 tower::ServiceExt::oneshot(target, request)
             },
         ));

@@ -36,6 +36,11 @@ impl TokenHash {
         Self(out)
     }
 
+    /// A digest as a store kept it; `None` unless it is 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
     /// The 32 bytes of the digest (what a store keeps).
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -11,8 +11,8 @@ use alter_core::{IdpId, IdpKind};
 use alter_providers::inbound::{InboundRequest, ParsedDelivery, WebhookVerifier};
 use alter_secrets::{Keyring, SecretString, TokenHash};
 use alter_store::{
-    DeliveryOutcome, DeliveryRecord, IdentityProvider, Store, StoredWebhookSecret,
-    WebhookSettings, webhook_seal_context,
+    DeliveryOutcome, DeliveryRecord, IdentityProvider, Store, StoredWebhookSecret, WebhookSettings,
+    webhook_seal_context,
 };
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
@@ -86,7 +86,8 @@ impl Ingest {
                 ),
             ));
         }
-        check_content_type(headers).inspect_err(|_| self.metrics.refused(provider, "content_type"))?;
+        check_content_type(headers)
+            .inspect_err(|_| self.metrics.refused(provider, "content_type"))?;
         let verifier = self.verifier(&idp, &settings, received_at)?;
         let request = InboundRequest::new(headers, body, received_at);
         let delivery = verifier.receive(&request).map_err(|error| {
@@ -141,12 +142,15 @@ impl Ingest {
                         secrets.push(opened);
                     }
                 }
-                WebhookVerifier::new(idp.kind, &secrets).map_err(|e| {
-                    misconfigured(format!("the stored webhook secret of identity provider {} is unusable: {e}", idp.id))
-                })
+                WebhookVerifier::new(idp.kind, &secrets)
             }
         }
-        .map_err(|e| misconfigured(format!("webhook verifier: {e}")))?;
+        .map_err(|e| {
+            misconfigured(format!(
+                "the stored webhook secret of identity provider {} is unusable: {e}",
+                idp.id
+            ))
+        })?;
         Ok(verifier.with_max_body_bytes(self.max_body_bytes))
     }
 
@@ -227,7 +231,9 @@ impl Ingest {
             // so the provider must retry (the events themselves are deduplicated).
             if !delivery.rejected.is_empty() {
                 tracing::warn!(%error, idp = %idp.id, "delivery log unavailable; asking for a retry");
-                return Err(Refusal::unavailable("the delivery log could not be written"));
+                return Err(Refusal::unavailable(
+                    "the delivery log could not be written",
+                ));
             }
             self.metrics.log_failures.increment(1);
             tracing::warn!(%error, idp = %idp.id, "delivery accepted but not logged");
@@ -248,7 +254,10 @@ impl Ingest {
             return Err(Refusal::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("only Okta verifies an endpoint with GET; {} delivers with POST", idp.kind),
+                format!(
+                    "only Okta verifies an endpoint with GET; {} delivers with POST",
+                    idp.kind
+                ),
             ));
         }
         use alter_providers::inbound::okta;
@@ -261,7 +270,13 @@ impl Ingest {
                     "the X-Okta-Verification-Challenge header is missing: Okta sends it when you verify the event hook",
                 ));
             }
-            Err(e) => return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_challenge", e.to_string())),
+            Err(e) => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_challenge",
+                    e.to_string(),
+                ));
+            }
         };
         okta::okta_challenge_response(challenge)
             .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "bad_challenge", e.to_string()))
@@ -302,7 +317,9 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
         .trim()
         .to_ascii_lowercase();
     match essence.as_str() {
-        "application/json" | "application/x-ndjson" | "application/jsonl"
+        "application/json"
+        | "application/x-ndjson"
+        | "application/jsonl"
         | "application/json-lines" => Ok(()),
         _ => Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

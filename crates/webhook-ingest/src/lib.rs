@@ -72,9 +72,7 @@ impl Application {
         axum::Router::new()
             .route(
                 "/v1/webhooks/{idp_id}",
-                post(receive)
-                    .get(verify_okta)
-                    .fallback(method_not_allowed),
+                post(receive).get(verify_okta).fallback(method_not_allowed),
             )
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(limit))

