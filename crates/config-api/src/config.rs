@@ -149,7 +149,7 @@ mod tests {
     fn settings(hashes: &[&str]) -> Settings {
         Settings {
             admin_token_hashes: hashes.iter().map(|s| (*s).to_owned()).collect(),
-            ..Settings::default()..Settings::default()
+            ..Settings::default()
         }
     }
 

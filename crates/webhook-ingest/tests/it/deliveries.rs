@@ -298,7 +298,9 @@ async fn r_hook_07_bad_input_gets_a_clear_status_and_changes_nothing() {
     let off = h.app("off", TenantKind::Auth0, false).await;
     let record = serde_json::to_vec(&json!([sdu("auth0|1", "900201")])).unwrap();
     let big = vec![b' '; 1024 * 1024 + 10];
-    let cases: Vec<(&str, &str, Option<String>, &str, Vec<u8>, u16)> = vec![
+    /// (what, URL, Authorization, Content-Type, body, expected status)
+    type Case<'a> = (&'a str, &'a str, Option<String>, &'a str, Vec<u8>, u16);
+    let cases: Vec<Case<'_>> = vec![
         (
             "missing authorization",
             &app.url,
