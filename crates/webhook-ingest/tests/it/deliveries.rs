@@ -382,3 +382,76 @@ async fn r_hook_07_bad_input_gets_a_clear_status_and_changes_nothing() {
     assert!(h.deliveries(&off).await.is_empty(), "no row written");
     h.finish().await;
 }
+
+#[tokio::test]
+async fn r_hook_07_stale_or_future_svix_timestamps_and_rotated_out_secrets_are_refused() {
+    let mut h = Harness::start().await;
+    let clerk = h.app("clerk-time", TenantKind::Clerk, true).await;
+    let deleted = || json!({ "id": "user_2time", "object": "user", "deleted": true });
+    for (shift, what) in [(-400, "stale"), (400, "future")] {
+        h.sim.advance_clock(shift);
+        let report = h
+            .sim
+            .send_clerk_webhook(
+                &clerk.tenant,
+                &target(&clerk.url, None),
+                "user.deleted",
+                deleted(),
+                &[],
+            )
+            .await
+            .unwrap();
+        h.sim.advance_clock(-shift);
+        assert_eq!(report.attempts[0].status, Some(401), "{what}: {report:?}");
+    }
+
+    // Auth0: after a rotation the old secret works during the grace period, then not.
+    let a0 = h.app("a0-rotate", TenantKind::Auth0, true).await;
+    let rotated = h
+        .admin
+        .rotate_webhook_secret(alter_proto::admin::v1::RotateWebhookSecretRequest {
+            app_id: a0.app.to_string(),
+            secret: String::new(),
+            grace_period_secs: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let send = |secret: String, log_id: &'static str| {
+        let h = &h;
+        let url = a0.url.clone();
+        let tenant = a0.tenant.clone();
+        async move {
+            h.sim
+                .send_auth0_log_stream(
+                    &tenant,
+                    &target(&url, Some(&secret)),
+                    LogStreamFormat::Jsonarray,
+                    vec![sdu("auth0|rot", log_id)],
+                )
+                .await
+                .unwrap()
+                .attempts[0]
+                .status
+        }
+    };
+    assert_eq!(
+        send(a0.secret.clone(), "900301").await,
+        Some(200),
+        "old secret within grace"
+    );
+    assert_eq!(
+        send(rotated.secret.clone(), "900302").await,
+        Some(200),
+        "new secret"
+    );
+    // The grace period itself is what is tested: wait past it.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(
+        send(a0.secret.clone(), "900303").await,
+        Some(401),
+        "old secret after grace"
+    );
+    assert_eq!(h.published().await, 2);
+    h.finish().await;
+}
