@@ -44,6 +44,7 @@ RULES = [
     ("R-HOOK-05", "Custom OIDC webhooks"),
     ("R-HOOK-06", "2xx only once durable; redeliveries have no second effect"),
     ("R-HOOK-07", "Bad input gets a clear status and changes nothing"),
+    ("R-HOOK-08", "Every delivery recorded in a delivery log; unparseable authentic records kept as rejected"),
     ("R-DIR-01", "Directory credentials verified before they are stored"),
     ("R-DIR-02", "What is imported per provider, and status mapping"),
     ("R-DIR-03", "Runs on demand and every 6 hours"),

@@ -52,7 +52,8 @@ pub const WEBHOOK_EVENT_NAMESPACE: Uuid =
 
 /// One webhook delivery as received, independent of the HTTP framework: the headers, the
 /// body exactly as it arrived (signatures are over these bytes), and when it arrived.
-#[derive(Debug, Clone, Copy)]
+/// `Debug` shows header names and the body's length only (`Authorization` holds a secret).
+#[derive(Clone, Copy)]
 pub struct InboundRequest<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
@@ -67,6 +68,23 @@ impl<'a> InboundRequest<'a> {
             body,
             received_at,
         }
+    }
+}
+
+impl fmt::Debug for InboundRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboundRequest")
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .keys()
+                    .map(http::HeaderName::as_str)
+                    .collect::<Vec<_>>(),
+            )
+            .field("body_bytes", &self.body.len())
+            .field("received_at", &self.received_at)
+            .finish()
     }
 }
 
@@ -606,6 +624,19 @@ mod tests {
         assert_eq!(
             WEBHOOK_EVENT_NAMESPACE.to_string(),
             "1ccce066-e9e8-4ff2-bab3-683a9903c02f"
+        );
+    }
+
+    #[test]
+    fn r_cfg_11_request_debug_never_shows_header_values() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer s3cret"));
+        let request = InboundRequest::new(&headers, b"{}", Utc::now());
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(
+            debug.contains("authorization") && debug.contains("body_bytes: 2"),
+            "{debug}"
         );
     }
 

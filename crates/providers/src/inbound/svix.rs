@@ -99,10 +99,11 @@ fn base64_reason(e: &base64::DecodeError) -> String {
 pub fn verify(request: &InboundRequest<'_>, secrets: &[SvixSecret]) -> Result<(), AuthError> {
     let id = header_text(request, ID)?;
     if let Err(e) = event_id(id, ID) {
-        return Err(AuthError::MalformedHeader {
-            header: ID,
-            reason: e.to_string(),
-        });
+        let reason = match e {
+            RecordError::InvalidField { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        return Err(AuthError::MalformedHeader { header: ID, reason });
     }
     let timestamp_text = header_text(request, TIMESTAMP)?;
     let timestamp: i64 = timestamp_text
@@ -385,7 +386,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn r_hook_01_clerk_secrets_need_whsec_base64_and_a_sane_length() {
+    fn r_hook_03_clerk_signing_secrets_need_whsec_base64_and_a_sane_length() {
         assert!(parse_svix_secret("whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=").is_ok());
         assert!(parse_svix_secret("  whsec_qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\n").is_ok());
         // Unpadded base64 is accepted too.

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod discovery;
+mod inbound;
 mod jwks;
 mod verify;
 
