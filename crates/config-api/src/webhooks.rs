@@ -88,7 +88,9 @@ impl AdminApi {
                 })
             }
             IdpKind::Clerk => {
-                check_svix_secret(pasted)?;
+                // R-HOOK-01: prefix, base64 and length, as the verifier will read it.
+                alter_providers::inbound::parse_svix_secret(pasted)
+                    .map_err(|e| Error::from(FieldError::new("secret", e.to_string())))?;
                 Ok(NewSecret {
                     stored: self.seal(idp.id, pasted)?,
                     shown: None,
@@ -300,31 +302,6 @@ fn not_enabled(app: AppId) -> Error {
     ))
 }
 
-/// R-HOOK-01: a Clerk (Svix) signing secret is `whsec_` and the base64 of the key.
-fn check_svix_secret(secret: &str) -> Result<(), Error> {
-    use base64::Engine as _;
-    let Some(encoded) = secret.strip_prefix("whsec_") else {
-        return Err(FieldError::new(
-            "secret",
-            "must be the Clerk webhook endpoint's signing secret, which starts with whsec_ (Clerk dashboard > Webhooks > the endpoint > Signing Secret)",
-        )
-        .into());
-    };
-    match base64::engine::general_purpose::STANDARD.decode(encoded) {
-        Ok(key) if (16..=64).contains(&key.len()) => Ok(()),
-        Ok(key) => Err(FieldError::new(
-            "secret",
-            format!("decodes to {} bytes; a Svix signing key is 16 to 64 bytes: copy the whole whsec_… value", key.len()),
-        )
-        .into()),
-        Err(_) => Err(FieldError::new(
-            "secret",
-            "is not whsec_ followed by base64: copy the whole signing secret from the Clerk dashboard",
-        )
-        .into()),
-    }
-}
-
 impl AdminApi {
     /// R-HOOK-08: the latest deliveries, with what each accepted event changed.
     pub(crate) async fn list_webhook_deliveries_inner(
@@ -382,3 +359,4 @@ impl AdminApi {
         })
     }
 }
+
