@@ -23,9 +23,10 @@ pub struct Run {
     /// Client-observed latency, ms.
     pub p50_ms: f64,
     pub p99_ms: f64,
-    /// The server's own time in Verify (its histogram) under which 99 % of these calls
-    /// finished: the upper bound of the bucket holding that percentile. None for the no-op
-    /// server, which keeps no histogram.
+    /// The server's own time in Verify (its histogram) under which 50 % / 99 % of these
+    /// calls finished: the upper bound of the bucket holding that percentile. None for the
+    /// no-op server, which keeps no histogram.
+    pub server_p50_ms: Option<f64>,
     pub server_p99_ms: Option<f64>,
 }
 
@@ -66,6 +67,7 @@ impl Before {
             server_us: cpu * 1e6 / calls as f64,
             p50_ms: pct(0.50),
             p99_ms: pct(0.99),
+            server_p50_ms: server_pct(0.50),
             server_p99_ms: server_pct(0.99),
         })
     }

@@ -7,6 +7,7 @@
 //!    from their process CPU time (/proc),
 //! 3. p50/p99 latency under an open-loop load at half of each peak, Verify and the no-op
 //!    server alternating at the same rate, beside the verifier's own histogram,
+//! 4. the first sign-in of never-seen users (just-in-time provisioning), 1 and 8 in flight,
 //!
 //! and prints each target as a ratio to the floor it names. The driver shares the machine's
 //! two cores with the servers; the per-call CPU figures are the servers' alone.
@@ -43,6 +44,9 @@ const AUDIENCE: &str = "api://bench";
 const CONCURRENCY: usize = 64;
 const CHANNELS: usize = 4;
 const LATENCY_RUNS: usize = 3;
+/// Never-seen users signing in for the first time, per level of concurrency.
+const FIRST_SIGN_INS: usize = 2_000;
+const FIRST_SIGN_IN_IN_FLIGHT: [usize; 2] = [1, 8];
 
 fn main() -> anyhow::Result<()> {
     if layout() == Layout::Pinned {
@@ -164,7 +168,15 @@ async fn run() -> anyhow::Result<()> {
     }
     noop.stop();
 
+    // ---- 5. first sign-in: JIT provisioning of never-seen users ------------------------------
+    let mut first_sign_in = Vec::new();
+    for in_flight in FIRST_SIGN_IN_IN_FLIGHT {
+        let tokens = mint.tokens(FIRST_SIGN_INS, |i| format!("first-{in_flight}-{i}"))?;
+        let run = closed_loop(&verifier, &app_id, Arc::new(tokens), None, in_flight).await?;
+        first_sign_in.push((in_flight, run));
+    }
     verifier.stop();
+
     db.cleanup().await?;
 
     report::print(&report::Results {
@@ -179,6 +191,7 @@ async fn run() -> anyhow::Result<()> {
         noop_warm_latency,
         cold_latency,
         noop_cold_latency,
+        first_sign_in,
     });
     Ok(())
 }

@@ -20,6 +20,8 @@ pub struct Results {
     pub noop_warm_latency: Vec<Run>,
     pub cold_latency: Vec<Run>,
     pub noop_cold_latency: Vec<Run>,
+    /// (callers in flight, run) over never-seen users.
+    pub first_sign_in: Vec<(usize, Run)>,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -110,6 +112,18 @@ pub fn print(r: &Results) {
         cpu(&r.cold_latency),
         cpu(&r.noop_cold_latency)
     );
+    for (in_flight, run) in &r.first_sign_in {
+        println!(
+            "first sign-in (JIT), {in_flight} in flight   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} new users, {:.0}/s; server-side p50 <= {} ms, p99 <= {} ms; server CPU {:.0} µs/call)",
+            run.p50_ms,
+            run.p99_ms,
+            run.calls,
+            run.rate,
+            ms_or_none(run.server_p50_ms),
+            ms_or_none(run.server_p99_ms),
+            run.server_us
+        );
+    }
     print_targets(r);
 }
 
