@@ -8,6 +8,8 @@
 //! 3. p50/p99 latency under an open-loop load at half of each peak, Verify and the no-op
 //!    server alternating at the same rate, beside the verifier's own histogram,
 //! 4. the first sign-in of never-seen users (just-in-time provisioning), 1 and 8 in flight,
+//! 5. the verifier's resident memory per cached token (a fresh process, 10 tokens for each
+//!    of 10,000 users),
 //!
 //! and prints each target as a ratio to the floor it names. The driver shares the machine's
 //! two cores with the servers; the per-call CPU figures are the servers' alone.
@@ -21,6 +23,7 @@
 
 mod floors;
 mod load;
+mod memory;
 mod process;
 mod report;
 
@@ -47,6 +50,9 @@ const LATENCY_RUNS: usize = 3;
 /// Never-seen users signing in for the first time, per level of concurrency.
 const FIRST_SIGN_INS: usize = 2_000;
 const FIRST_SIGN_IN_IN_FLIGHT: [usize; 2] = [1, 8];
+/// The cached-token memory run: this many users with this many tokens each.
+const MEMORY_USERS: usize = 10_000;
+const TOKENS_PER_USER: usize = 10;
 
 fn main() -> anyhow::Result<()> {
     if layout() == Layout::Pinned {
@@ -177,6 +183,27 @@ async fn run() -> anyhow::Result<()> {
     }
     verifier.stop();
 
+    // ---- 6. memory per cached token, in a fresh verifier ---------------------------------------
+    println!(
+        "minting {} RS256 tokens for {MEMORY_USERS} users …",
+        MEMORY_USERS * TOKENS_PER_USER
+    );
+    let mut memory_tokens = Vec::with_capacity(MEMORY_USERS);
+    for u in 0..MEMORY_USERS {
+        memory_tokens.push(mint.tokens(TOKENS_PER_USER, |_| format!("cached-{u}"))?);
+    }
+    // Room for every token: the cache is sharded by digest, so at exactly its capacity some
+    // shards would already evict.
+    let capacity = (2 * MEMORY_USERS * TOKENS_PER_USER).to_string();
+    let mut cache_server = ServerProcess::verifier(
+        db.url(),
+        &prefix,
+        &[("ALTER_JWT_VERIFIER__TOKEN_CACHE_CAPACITY", &capacity)],
+    )
+    .await?;
+    let memory =
+        memory::cached_tokens(&cache_server, &app_id, warm_tokens.clone(), &memory_tokens).await?;
+    cache_server.stop();
     db.cleanup().await?;
 
     report::print(&report::Results {
@@ -192,6 +219,7 @@ async fn run() -> anyhow::Result<()> {
         cold_latency,
         noop_cold_latency,
         first_sign_in,
+        memory,
     });
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The servers under load, each in its own child process placed by the [`Layout`]: the release
 //! `jwt-verifier`, and `noop-verifier` (the transport floor). What is read from outside the
-//! process: its CPU time (`/proc`) and the verifier's own `/metrics`.
+//! process: its CPU time and resident memory (`/proc`), and the verifier's own `/metrics`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -157,6 +157,24 @@ impl ServerProcess {
         Ok(Some(buckets))
     }
 
+    /// How many calls the verifier answered from its token cache so far
+    /// (`alter_verify_cache_total{cache="token",result="hit"}`).
+    pub fn token_cache_hits(&self) -> anyhow::Result<u64> {
+        let admin = self
+            .admin
+            .ok_or_else(|| anyhow::anyhow!("only the verifier has a token cache"))?;
+        let text = self.metrics(admin)?;
+        let line = text.lines().find(|l| {
+            l.starts_with("alter_verify_cache_total{")
+                && l.contains("cache=\"token\"")
+                && l.contains("result=\"hit\"")
+        });
+        Ok(match line {
+            Some(line) => line.rsplit(' ').next().unwrap_or("0").parse()?,
+            None => 0,
+        })
+    }
+
     /// utime + stime of the whole process (all threads), in seconds.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
@@ -166,6 +184,18 @@ impl ServerProcess {
         let utime: f64 = fields[11].parse()?;
         let stime: f64 = fields[12].parse()?;
         Ok((utime + stime) / clock_ticks())
+    }
+
+    /// Resident memory of the process (`VmRSS` of `/proc/<pid>/status`), in bytes.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{}/status", self.child.id()))?
+            .parse()?;
+        Ok(kib * 1024)
     }
 
     pub fn stop(&mut self) {

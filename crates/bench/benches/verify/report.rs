@@ -3,6 +3,7 @@
 
 use crate::LATENCY_RUNS;
 use crate::load::{Run, median};
+use crate::memory::CacheMemory;
 use crate::process::{Layout, layout};
 
 /// Everything one run measured.
@@ -22,6 +23,7 @@ pub struct Results {
     pub noop_cold_latency: Vec<Run>,
     /// (callers in flight, run) over never-seen users.
     pub first_sign_in: Vec<(usize, Run)>,
+    pub memory: CacheMemory,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -35,6 +37,10 @@ fn bound(ms: f64) -> f64 {
 
 fn ms_or_none(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".to_owned(), |v| format!("{}", bound(v)))
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 pub fn print(r: &Results) {
@@ -124,6 +130,24 @@ pub fn print(r: &Results) {
             run.server_us
         );
     }
+    let m = &r.memory;
+    println!(
+        "verifier RSS: {:.1} MiB after warm-up, {:.1} MiB with {} users resolved (one token each), {:.1} MiB with {} tokens cached, {:.1} MiB after verifying them all again ({} of {} from the token cache)",
+        mib(m.baseline),
+        mib(m.with_users),
+        m.users,
+        mib(m.with_tokens),
+        m.tokens,
+        mib(m.after_reverify),
+        m.reverify_hits,
+        m.tokens
+    );
+    println!(
+        "  per resolved user (with its first token) {:.0} B   per further cached token {:.0} B   per cached token, users included {:.0} B",
+        m.per_user(),
+        m.per_token_beyond_user(),
+        m.per_token_all_in()
+    );
     print_targets(r);
 }
 
@@ -195,4 +219,10 @@ fn print_targets(r: &Results) {
             verdict(bound(p99) <= 0.1)
         );
     }
+    let per_token = r.memory.per_token_beyond_user();
+    println!(
+        "  memory per cached token beyond the shared user = {:.0} B   (target <= 1024 B)  {}",
+        per_token,
+        verdict(per_token <= 1024.0 && r.memory.reverify_hits == r.memory.tokens as u64)
+    );
 }
