@@ -2,7 +2,9 @@
 //! calling again as soon as answered: peak throughput, or latency at a given concurrency) and
 //! open loop (calls started at a fixed rate whatever the answers do: latency under load).
 //! Both read the server's CPU time and, for the verifier, its own latency histogram around
-//! the run, so every run says what the server spent beside what the client saw.
+//! the run, so every run says what the server spent beside what the client saw. A failed call
+//! is counted (and the first error kept) rather than ending the benchmark: the figures are
+//! over the calls answered, and the report names every run that had failures.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use alter_proto::identity::v1::VerifyRequest;
 use alter_proto::identity::v1::verifier_client::VerifierClient;
+use tonic::transport::Channel;
 
 use crate::process::ServerProcess;
 
@@ -17,7 +20,11 @@ use crate::process::ServerProcess;
 pub struct Run {
     /// Calls answered per second over the run.
     pub rate: f64,
+    /// Calls answered.
     pub calls: usize,
+    /// Calls that failed, and the first failure.
+    pub failed: usize,
+    pub first_error: Option<String>,
     /// The server's CPU µs per call (utime + stime over the run / calls).
     pub server_us: f64,
     /// Client-observed latency, ms.
@@ -47,13 +54,28 @@ impl Before {
     fn finish(
         self,
         server: &ServerProcess,
-        mut latencies: Vec<Duration>,
+        outcomes: Vec<Outcome>,
         elapsed: Duration,
     ) -> anyhow::Result<Run> {
         let cpu = server.cpu_seconds()? - self.cpu;
         let after = server.server_histogram()?;
+        let mut latencies = Vec::with_capacity(outcomes.len());
+        let (mut failed, mut first_error) = (0, None);
+        for outcome in outcomes {
+            match outcome {
+                Ok(latency) => latencies.push(latency),
+                Err(error) => {
+                    failed += 1;
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
         let calls = latencies.len();
-        anyhow::ensure!(calls > 0, "a run made no calls");
+        anyhow::ensure!(
+            calls > 0,
+            "no call of the run was answered ({failed} failed; first: {})",
+            first_error.unwrap_or_default()
+        );
         latencies.sort();
         let pct =
             |p: f64| latencies[((calls as f64 * p) as usize).min(calls - 1)].as_secs_f64() * 1e3;
@@ -64,6 +86,8 @@ impl Before {
         Ok(Run {
             rate: calls as f64 / elapsed.as_secs_f64(),
             calls,
+            failed,
+            first_error,
             server_us: cpu * 1e6 / calls as f64,
             p50_ms: pct(0.50),
             p99_ms: pct(0.99),
@@ -71,6 +95,22 @@ impl Before {
             server_p99_ms: server_pct(0.99),
         })
     }
+}
+
+/// A call's latency, or why it failed.
+type Outcome = Result<Duration, String>;
+
+/// One Verify call on `client`.
+async fn call(
+    client: &mut VerifierClient<Channel>,
+    app_id: String,
+    token: String,
+) -> Result<(), String> {
+    client
+        .verify(VerifyRequest { app_id, token })
+        .await
+        .map(drop)
+        .map_err(|status| format!("{status:?}"))
 }
 
 /// `concurrency` callers spread over the server's connections, each looping: over `tokens`
@@ -90,7 +130,7 @@ pub async fn closed_loop(
         let mut client = VerifierClient::new(server.channels[w % server.channels.len()].clone());
         let (tokens, next, app_id) = (tokens.clone(), next.clone(), app_id.to_owned());
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
+            let mut outcomes: Vec<Outcome> = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let token = match duration {
@@ -104,23 +144,17 @@ pub async fn closed_loop(
                     }
                 };
                 let sent = Instant::now();
-                client
-                    .verify(VerifyRequest {
-                        app_id: app_id.clone(),
-                        token: token.clone(),
-                    })
-                    .await
-                    .expect("verify succeeds");
-                latencies.push(sent.elapsed());
+                let outcome = call(&mut client, app_id.clone(), token.clone()).await;
+                outcomes.push(outcome.map(|()| sent.elapsed()));
             }
-            latencies
+            outcomes
         }));
     }
-    let mut latencies = Vec::new();
+    let mut outcomes = Vec::new();
     for t in tasks {
-        latencies.extend(t.await?);
+        outcomes.extend(t.await?);
     }
-    before.finish(server, latencies, start.elapsed())
+    before.finish(server, outcomes, start.elapsed())
 }
 
 /// Open-loop load at `rate` calls/s for `duration`. A pacing thread (sleeping, not spinning:
@@ -158,11 +192,8 @@ pub async fn open_loop(
             let token = tokens[i % tokens.len()].clone();
             let app_id = app_id.clone();
             calls.push(runtime.spawn(async move {
-                client
-                    .verify(VerifyRequest { app_id, token })
-                    .await
-                    .expect("verify succeeds");
-                scheduled.elapsed()
+                let outcome = call(&mut client, app_id, token).await;
+                outcome.map(|()| scheduled.elapsed())
             }));
         }
         calls
@@ -170,11 +201,11 @@ pub async fn open_loop(
     let calls = tokio::task::spawn_blocking(move || pacer.join())
         .await?
         .map_err(|_| anyhow::anyhow!("pacer panicked"))?;
-    let mut latencies = Vec::with_capacity(calls.len());
+    let mut outcomes = Vec::with_capacity(calls.len());
     for t in calls {
-        latencies.push(t.await?);
+        outcomes.push(t.await?);
     }
-    before.finish(server, latencies, began.elapsed())
+    before.finish(server, outcomes, began.elapsed())
 }
 
 /// The bucket bound (ms) under which `p` of the calls between two histogram readings finished.

@@ -25,6 +25,9 @@ pub struct CacheMemory {
     pub after_reverify: u64,
     /// Of the `tokens` verified again, how many the token cache answered.
     pub reverify_hits: u64,
+    /// Calls that failed in these runs, and the first failure.
+    pub failed: usize,
+    pub first_error: Option<String>,
 }
 
 impl CacheMemory {
@@ -57,25 +60,29 @@ pub async fn cached_tokens(
     warmup: Arc<Vec<String>>,
     tokens: &[Vec<String>],
 ) -> anyhow::Result<CacheMemory> {
-    closed_loop(
-        server,
-        app_id,
-        warmup,
-        Some(Duration::from_secs(1)),
-        CONCURRENCY,
-    )
-    .await?;
+    let mut runs = vec![
+        closed_loop(
+            server,
+            app_id,
+            warmup,
+            Some(Duration::from_secs(1)),
+            CONCURRENCY,
+        )
+        .await?,
+    ];
     let baseline = settled_rss(server).await?;
 
     let first: Vec<String> = tokens.iter().map(|t| t[0].clone()).collect();
-    closed_loop(
-        server,
-        app_id,
-        Arc::new(first),
-        None,
-        PROVISIONING_IN_FLIGHT,
-    )
-    .await?;
+    runs.push(
+        closed_loop(
+            server,
+            app_id,
+            Arc::new(first),
+            None,
+            PROVISIONING_IN_FLIGHT,
+        )
+        .await?,
+    );
     let with_users = settled_rss(server).await?;
 
     // Each user's second token, then each user's third, …
@@ -83,13 +90,13 @@ pub async fn cached_tokens(
     let rest: Vec<String> = (1..per_user)
         .flat_map(|k| tokens.iter().filter_map(move |t| t.get(k).cloned()))
         .collect();
-    closed_loop(server, app_id, Arc::new(rest), None, CONCURRENCY).await?;
+    runs.push(closed_loop(server, app_id, Arc::new(rest), None, CONCURRENCY).await?);
     let with_tokens = settled_rss(server).await?;
 
     let all: Vec<String> = tokens.iter().flatten().cloned().collect();
     let count = all.len();
     let hits_before = server.token_cache_hits()?;
-    closed_loop(server, app_id, Arc::new(all), None, CONCURRENCY).await?;
+    runs.push(closed_loop(server, app_id, Arc::new(all), None, CONCURRENCY).await?);
     let reverify_hits = server.token_cache_hits()? - hits_before;
     let after_reverify = settled_rss(server).await?;
 
@@ -101,6 +108,8 @@ pub async fn cached_tokens(
         with_tokens,
         after_reverify,
         reverify_hits,
+        failed: runs.iter().map(|r| r.failed).sum(),
+        first_error: runs.into_iter().find_map(|r| r.first_error),
     })
 }
 

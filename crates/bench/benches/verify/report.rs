@@ -39,6 +39,14 @@ fn ms_or_none(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".to_owned(), |v| format!("{}", bound(v)))
 }
 
+/// Appended to a run's line when some of its calls failed.
+fn failures(run: &Run) -> String {
+    match run.failed {
+        0 => String::new(),
+        n => format!("   {n} CALLS FAILED"),
+    }
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -66,16 +74,26 @@ pub fn print(r: &Results) {
         1e6 / r.rs256_signature_us
     );
     println!(
-        "Verify RPC cold (distinct)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls)",
-        r.cold.rate, r.cold.server_us, r.cold.calls
+        "Verify RPC cold (distinct)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls){}",
+        r.cold.rate,
+        r.cold.server_us,
+        r.cold.calls,
+        failures(&r.cold)
     );
     println!(
-        "Verify RPC warm (repeated)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls)",
-        r.warm.rate, r.warm.server_us, r.warm.calls
+        "Verify RPC warm (repeated)   {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls){}",
+        r.warm.rate,
+        r.warm.server_us,
+        r.warm.calls,
+        failures(&r.warm)
     );
     println!(
-        "no-op RPC (same sizes)       {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls; Verify's requests, a canned {}-byte Verify answer)",
-        r.noop.rate, r.noop.server_us, r.noop.calls, r.answer_bytes
+        "no-op RPC (same sizes)       {:>9.0} calls/s   server CPU {:>6.1} µs/call   ({} calls; Verify's requests, a canned {}-byte Verify answer){}",
+        r.noop.rate,
+        r.noop.server_us,
+        r.noop.calls,
+        r.answer_bytes,
+        failures(&r.noop)
     );
     for (label, rate, runs, noop_runs) in [
         (
@@ -93,19 +111,21 @@ pub fn print(r: &Results) {
     ] {
         for (i, (run, noop)) in runs.iter().zip(noop_runs.iter()).enumerate() {
             println!(
-                "latency at half of {label} peak ({rate:>6.0}/s) run {}   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls; server-side p99 <= {} ms)",
+                "latency at half of {label} peak ({rate:>6.0}/s) run {}   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls; server-side p99 <= {} ms){}",
                 i + 1,
                 run.p50_ms,
                 run.p99_ms,
                 run.calls,
-                ms_or_none(run.server_p99_ms)
+                ms_or_none(run.server_p99_ms),
+                failures(run)
             );
             println!(
-                "  no-op at the same rate    ({rate:>6.0}/s) run {}   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls)",
+                "  no-op at the same rate    ({rate:>6.0}/s) run {}   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} calls){}",
                 i + 1,
                 noop.p50_ms,
                 noop.p99_ms,
-                noop.calls
+                noop.calls,
+                failures(noop)
             );
         }
     }
@@ -120,14 +140,15 @@ pub fn print(r: &Results) {
     );
     for (in_flight, run) in &r.first_sign_in {
         println!(
-            "first sign-in (JIT), {in_flight} in flight   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} new users, {:.0}/s; server-side p50 <= {} ms, p99 <= {} ms; server CPU {:.0} µs/call)",
+            "first sign-in (JIT), {in_flight} in flight   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} new users, {:.0}/s; server-side p50 <= {} ms, p99 <= {} ms; server CPU {:.0} µs/call){}",
             run.p50_ms,
             run.p99_ms,
             run.calls,
             run.rate,
             ms_or_none(run.server_p50_ms),
             ms_or_none(run.server_p99_ms),
-            run.server_us
+            run.server_us,
+            failures(run)
         );
     }
     let m = &r.memory;
@@ -142,13 +163,52 @@ pub fn print(r: &Results) {
         m.reverify_hits,
         m.tokens
     );
+    if m.failed > 0 {
+        println!(
+            "  {} CALLS FAILED in the memory runs; first: {}",
+            m.failed,
+            m.first_error.as_deref().unwrap_or_default()
+        );
+    }
     println!(
         "  per resolved user (with its first token) {:.0} B   per further cached token {:.0} B   per cached token, users included {:.0} B",
         m.per_user(),
         m.per_token_beyond_user(),
         m.per_token_all_in()
     );
+    print_failures(r);
     print_targets(r);
+}
+
+/// The first failure of every run that had any (their figures are over the calls answered).
+fn print_failures(r: &Results) {
+    let mut runs: Vec<(String, &Run)> = vec![
+        ("cold peak".to_owned(), &r.cold),
+        ("warm peak".to_owned(), &r.warm),
+        ("no-op peak".to_owned(), &r.noop),
+    ];
+    for (label, list) in [
+        ("warm latency", &r.warm_latency),
+        ("no-op warm latency", &r.noop_warm_latency),
+        ("cold latency", &r.cold_latency),
+        ("no-op cold latency", &r.noop_cold_latency),
+    ] {
+        for (i, run) in list.iter().enumerate() {
+            runs.push((format!("{label} run {}", i + 1), run));
+        }
+    }
+    for (in_flight, run) in &r.first_sign_in {
+        runs.push((format!("first sign-in, {in_flight} in flight"), run));
+    }
+    for (label, run) in runs {
+        if let Some(error) = &run.first_error {
+            println!(
+                "FAILED calls in {label}: {} of {}; first: {error}",
+                run.failed,
+                run.failed + run.calls
+            );
+        }
+    }
 }
 
 fn print_targets(r: &Results) {
@@ -223,6 +283,10 @@ fn print_targets(r: &Results) {
     println!(
         "  memory per cached token beyond the shared user = {:.0} B   (target <= 1024 B)  {}",
         per_token,
-        verdict(per_token <= 1024.0 && r.memory.reverify_hits == r.memory.tokens as u64)
+        verdict(
+            per_token <= 1024.0
+                && r.memory.failed == 0
+                && r.memory.reverify_hits == r.memory.tokens as u64,
+        )
     );
 }
