@@ -3,7 +3,10 @@
 # other so they do not compete for the two cores, and prints their summaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Load drivers start the release service binaries as child processes.
+# Other work on the machine shows in every figure: say how busy it was.
+echo "bench.sh: load average at start $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+# Load drivers start the release service binaries as child processes (the bench crate's own
+# helpers, such as noop-verifier, are built by `cargo bench`).
 cargo build --release --locked -p alter-jwt-verifier
 found=0
 for dir in crates/*/benches; do
@@ -17,3 +20,4 @@ done
 if [ "$found" = 0 ]; then
   echo "no benchmarks in this workspace yet (crates/*/benches)"
 fi
+echo "bench.sh: done in ${SECONDS} s; load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
