@@ -44,6 +44,9 @@ enum Command {
     /// List groups.
     #[command(subcommand)]
     Groups(admin::GroupsCommand),
+    /// List the provisioning audit trail; verify its hash chain.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
     /// Enable, rotate, disable and inspect the identity provider's webhooks; list deliveries.
     #[command(subcommand)]
     Webhooks(admin::WebhooksCommand),
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Users(cmd) => admin::run(cli.connection, admin::AdminCommand::Users(cmd)),
         Command::Groups(cmd) => admin::run(cli.connection, admin::AdminCommand::Groups(cmd)),
         Command::Webhooks(cmd) => admin::run(cli.connection, admin::AdminCommand::Webhooks(cmd)),
+        Command::Audit(cmd) => admin::run(cli.connection, admin::AdminCommand::Audit(cmd)),
     }
 }
 

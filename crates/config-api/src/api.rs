@@ -503,6 +503,10 @@ impl AdminApi {
         let query = AuditQuery {
             user_id,
             kind: (!req.kind.is_empty()).then(|| req.kind.clone()),
+            source: match req.source.as_str() {
+                "" => None,
+                raw => Some(EventSource::parse("source", raw)?),
+            },
             since: parse_time("since", &req.since)?,
             until: parse_time("until", &req.until)?,
             after_seq,
@@ -837,6 +841,31 @@ impl AdminService for AdminApi {
     ) -> Answer<pb::WebhookStatus> {
         self.call("GetWebhookStatus", request, |req, _| {
             self.webhook_status_inner(req)
+        })
+        .await
+    }
+
+    async fn verify_audit_chain(
+        &self,
+        request: Request<pb::VerifyAuditChainRequest>,
+    ) -> Answer<pb::VerifyAuditChainResponse> {
+        self.call("VerifyAuditChain", request, |req, _| async move {
+            let app = self.app(&req.app_id).await?;
+            Ok(match self.store.verify_audit_chain(app).await? {
+                alter_store::ChainVerification::Intact { rows } => pb::VerifyAuditChainResponse {
+                    intact: true,
+                    rows,
+                    ..Default::default()
+                },
+                alter_store::ChainVerification::Broken { seq, reason } => {
+                    pb::VerifyAuditChainResponse {
+                        intact: false,
+                        first_broken_seq: seq,
+                        reason,
+                        ..Default::default()
+                    }
+                }
+            })
         })
         .await
     }

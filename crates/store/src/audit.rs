@@ -62,6 +62,8 @@ pub struct AppendOutcome {
 pub struct AuditQuery {
     pub user_id: Option<UserId>,
     pub kind: Option<String>,
+    /// Only rows from this source (jwt, webhook, directory sync, admin).
+    pub source: Option<EventSource>,
     /// Inclusive lower bound on `occurred_at`.
     pub since: Option<DateTime<Utc>>,
     /// Exclusive upper bound on `occurred_at`.

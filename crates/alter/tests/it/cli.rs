@@ -124,3 +124,110 @@ async fn operator_creates_an_app_previews_and_connects_its_idp_then_grants_acces
     drop(served);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_aud_04_audit_verify_names_the_first_row_changed_behind_alters_back() {
+    let env = TestEnv::new().await;
+    let served = Served::start(&env, &["config-api", "audit-writer"]);
+    let app = json(&run(
+        &env,
+        &served,
+        &["--json", "apps", "create", "Audited"],
+    ));
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    // Admin changes land in the trail (R-AUD-05): three system grants.
+    for credential in ["db:a", "db:b", "db:c"] {
+        json(&run(
+            &env,
+            &served,
+            &[
+                "--json",
+                "grants",
+                "create",
+                "--app",
+                &app_id,
+                "--credential",
+                credential,
+                "--system",
+            ],
+        ));
+    }
+    let listed = alter_testkit::eventually(
+        "four admin rows in the trail",
+        std::time::Duration::from_secs(15),
+        || {
+            let out = run(
+                &env,
+                &served,
+                &[
+                    "--json", "audit", "list", "--app", &app_id, "--source", "admin",
+                ],
+            );
+            async move {
+                let listed = json(&out);
+                (listed["events"].as_array().map_or(0, Vec::len) == 4).then_some(listed)
+            }
+        },
+    )
+    .await;
+    let kinds: Vec<&str> = listed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "app_created",
+            "grant_created",
+            "grant_created",
+            "grant_created"
+        ]
+    );
+    let only = json(&run(
+        &env,
+        &served,
+        &[
+            "--json",
+            "audit",
+            "list",
+            "--app",
+            &app_id,
+            "--kind",
+            "app_created",
+        ],
+    ));
+    assert_eq!(only["events"].as_array().unwrap().len(), 1);
+
+    let intact = json(&run(
+        &env,
+        &served,
+        &["--json", "audit", "verify", "--app", &app_id],
+    ));
+    assert_eq!(intact, serde_json::json!({ "intact": true, "rows": 4 }));
+
+    // The database owner lifts the append-only guard and rewrites the third row's detail:
+    // verify names it.
+    sqlx::query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete")
+        .execute(env.db.pool())
+        .await
+        .unwrap();
+    let third = listed["events"][2]["id"]
+        .as_str()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    sqlx::query("UPDATE audit_events SET detail = '{\"tampered\":true}' WHERE app_id = $1::uuid AND seq = $2")
+        .bind(&app_id)
+        .bind(third)
+        .execute(env.db.pool())
+        .await
+        .unwrap();
+    let broken = run(&env, &served, &["audit", "verify", "--app", &app_id]);
+    assert!(!broken.status.success(), "{broken:?}");
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains(&format!("row {third}")), "{stderr}");
+    served.terminate();
+    env.cleanup().await;
+}

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use alter_core::{AppId, EventId, UserId};
+use alter_core::{AppId, EventId, EventSource, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -190,7 +190,8 @@ impl AuditStore for PgStore {
               AND ($3::text IS NULL OR kind = $3) \
               AND ($4::timestamptz IS NULL OR occurred_at >= $4) \
               AND ($5::timestamptz IS NULL OR occurred_at < $5) \
-              AND seq > $6 ORDER BY seq LIMIT $7"
+              AND seq > $6 \
+              AND ($8::text IS NULL OR source = $8) ORDER BY seq LIMIT $7"
         ))
         .bind(app.as_uuid())
         .bind(query.user_id.map(|u| u.as_uuid()))
@@ -199,6 +200,7 @@ impl AuditStore for PgStore {
         .bind(query.until)
         .bind(query.after_seq.unwrap_or(0))
         .bind(page_limit(query.limit))
+        .bind(query.source.map(EventSource::as_str))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(audit_from_row).collect()
