@@ -4,13 +4,14 @@
 //!   …) and [`Outcome`];
 //! - `alter_revoker_apply_seconds`: how long applying one event took (its transaction), failures
 //!   included;
-//! - `alter_revoker_lag_seconds`: now − the event's `occurred_at` for the event last applied or
-//!   being retried — how far behind the provider the revoker is (runbook `revoker-lag.md`).
+//! - `alter_revoker_lag_seconds`: now − the `occurred_at` of the event the revoker last took
+//!   up (kept current while it retries one), 0 once nothing is in hand — how far behind the
+//!   provider's clock the revoker is (runbook `revoker-lag.md`).
 //!
 //! [`Tally`] counts the same outcomes for one revoker instance (the metrics are process-wide).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use alter_core::LifecycleEvent;
@@ -88,7 +89,22 @@ impl Tally {
 pub(crate) struct Metrics {
     apply_seconds: Histogram,
     lag_seconds: Gauge,
+    /// Deliveries taken up and not yet settled; the lag reads 0 when none is.
+    in_hand: AtomicUsize,
     tally: Tally,
+}
+
+/// One delivery in hand, from when a lane takes it up until it is settled (or dropped).
+pub(crate) struct InHand<'a> {
+    metrics: &'a Metrics,
+}
+
+impl Drop for InHand<'_> {
+    fn drop(&mut self) {
+        if self.metrics.in_hand.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.metrics.lag_seconds.set(0.0);
+        }
+    }
 }
 
 impl Metrics {
@@ -98,6 +114,7 @@ impl Metrics {
         Self {
             apply_seconds: histogram!("alter_revoker_apply_seconds"),
             lag_seconds: gauge!("alter_revoker_lag_seconds"),
+            in_hand: AtomicUsize::new(0),
             tally: Tally::default(),
         }
     }
@@ -106,7 +123,14 @@ impl Metrics {
         self.tally.clone()
     }
 
-    /// One delivery of `event` ended with `outcome` after `elapsed` in the store.
+    /// A lane took up `event`; the lag is its age until it is settled.
+    pub(crate) fn in_hand(&self, event: &LifecycleEvent) -> InHand<'_> {
+        self.in_hand.fetch_add(1, Ordering::AcqRel);
+        self.lag(event);
+        InHand { metrics: self }
+    }
+
+    /// One try of `event` ended with `outcome` after `elapsed` in the store.
     pub(crate) fn record(&self, event: &LifecycleEvent, outcome: Outcome, elapsed: Duration) {
         counter!(
             "alter_revoker_events_total",
@@ -120,7 +144,7 @@ impl Metrics {
     }
 
     /// Sets the lag from `event`'s time (also while it is being retried, so an outage shows).
-    pub(crate) fn lag(&self, event: &LifecycleEvent) {
+    fn lag(&self, event: &LifecycleEvent) {
         let lag = (Utc::now() - event.occurred_at).as_seconds_f64().max(0.0);
         self.lag_seconds.set(lag);
     }

@@ -155,6 +155,7 @@ impl Revoker {
     /// transient failure, nak an unexpected one, terminate a poison one.
     async fn handle(&self, delivery: &Delivery<LifecycleEvent>, shutdown: &CancellationToken) {
         let event = &delivery.event;
+        let _in_hand = self.metrics.in_hand(event);
         let effects = |change: &LifecycleChange| effects::messages(event, change);
         let mut wait = self.retry_delay;
         loop {
