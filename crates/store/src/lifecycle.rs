@@ -160,7 +160,8 @@ pub trait LifecycleStore: Send + Sync {
     /// Applies `event` for `consumer` in one transaction: records it as processed, changes
     /// what its kind says (see the module docs), and writes `effects` of the change with it
     /// when it changed something. Duplicate and stale events, and events that changed nothing,
-    /// write no effects (`effects` is not called).
+    /// write no effects (`effects` is not called). The event's user and group are found by
+    /// their external IDs (the provider's) within the event's app.
     ///
     /// - user suspended / reactivated / deprovisioned: the status as
     ///   [`alter_core::transitions::apply`] says, the version stored when newer; a

@@ -4,5 +4,6 @@
 
 mod crash;
 mod lifecycle;
+mod outage;
 mod revocation;
 mod support;
