@@ -13,7 +13,7 @@ mod metrics;
 mod revoker;
 
 pub use config::{Config, MAX_LANES, Settings};
-pub use effects::{derived_record_id, messages as effect_messages};
+pub use effects::derived_record_id;
 pub use error::Error;
 pub use metrics::{Outcome, Tally};
 pub use revoker::Revoker;
