@@ -6,4 +6,9 @@ pub enum Error {
     Host(#[from] alter_runtime::HostError),
     #[error(transparent)]
     Connect(#[from] alter_runtime::ConnectError),
+    /// The durable `grant-revoker` consumer on `ALTER_LIFECYCLE` could not be opened.
+    #[error(
+        "cannot open the grant-revoker consumer on the lifecycle stream: {0}; check nats.url, nats.prefix and that JetStream is enabled"
+    )]
+    Consumer(#[source] alter_bus::BusError),
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod grants;
 pub mod groups;
 pub mod idps;
+pub mod lifecycle;
 pub mod outbox;
 mod postgres;
 pub mod processed_events;
@@ -33,6 +34,10 @@ pub use error::{StoreError, StoreResult};
 pub use grants::{Grant, GrantStore, NewGrant, RevokedBy};
 pub use groups::{Group, GroupStore, GroupUpsert, Membership, MembershipDiff};
 pub use idps::{IdentityProvider, IdpStore, NewIdp, SignInSettings};
+pub use lifecycle::{
+    Applied, GroupChange, LifecycleChange, LifecycleStore, RemovedMembership, UserChange,
+    event_state_version, revocation_cause,
+};
 pub use outbox::{
     Effects, OutboxBacklog, OutboxMessage, OutboxSignal, OutboxStore, OutboxTopic, PendingMessage,
     RequestKey, no_effects,
@@ -60,6 +65,7 @@ pub trait Store:
     + ProcessedEvents
     + OutboxStore
     + WebhookStore
+    + LifecycleStore
 {
 }
 
@@ -75,5 +81,6 @@ impl<T> Store for T where
         + ProcessedEvents
         + OutboxStore
         + WebhookStore
+        + LifecycleStore
 {
 }

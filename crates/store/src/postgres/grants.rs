@@ -3,8 +3,8 @@
 
 use alter_core::{AppId, GrantId, GroupId, Principal, UserId};
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{PgStore, is_foreign_key_violation, page_limit, parse_source};
@@ -88,29 +88,40 @@ const REVOKE_FOR_GROUP: &str = concat!(
     grant_columns!()
 );
 
-impl PgStore {
-    /// Runs one of the revoke-all statements and returns the revoked grants in ID order.
-    async fn revoke_all(
-        &self,
-        sql: &'static str,
-        app: AppId,
-        principal: Uuid,
-        by: &RevokedBy,
-    ) -> StoreResult<Vec<Grant>> {
-        let rows = sqlx::query(sql)
-            .bind(app.as_uuid())
-            .bind(principal)
-            .bind(by.source.as_str())
-            .bind(&by.cause)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut grants = rows
-            .iter()
-            .map(grant_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        grants.sort_by_key(|g| g.id);
-        Ok(grants)
-    }
+/// Whose grants a revoke-all call revokes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RevokeAll {
+    /// Every grant bound to the user (R-REV-02).
+    User(UserId),
+    /// Every grant bound to the group (R-REV-05).
+    Group(GroupId),
+}
+
+/// Revokes every active grant of `whom` on `conn` (a pooled connection or the caller's
+/// transaction) and returns the revoked grants in ID order.
+pub(crate) async fn revoke_all_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    whom: RevokeAll,
+    by: &RevokedBy,
+) -> StoreResult<Vec<Grant>> {
+    let (sql, principal) = match whom {
+        RevokeAll::User(user) => (REVOKE_FOR_USER, user.as_uuid()),
+        RevokeAll::Group(group) => (REVOKE_FOR_GROUP, group.as_uuid()),
+    };
+    let rows = sqlx::query(sql)
+        .bind(app.as_uuid())
+        .bind(principal)
+        .bind(by.source.as_str())
+        .bind(&by.cause)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut grants = rows
+        .iter()
+        .map(grant_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    grants.sort_by_key(|g| g.id);
+    Ok(grants)
 }
 
 #[async_trait]
@@ -254,8 +265,8 @@ impl GrantStore for PgStore {
         user: UserId,
         by: &RevokedBy,
     ) -> StoreResult<Vec<Grant>> {
-        self.revoke_all(REVOKE_FOR_USER, app, user.as_uuid(), by)
-            .await
+        let mut conn = self.pool.acquire().await?;
+        revoke_all_on(&mut conn, app, RevokeAll::User(user), by).await
     }
 
     async fn revoke_all_for_group(
@@ -264,7 +275,7 @@ impl GrantStore for PgStore {
         group: GroupId,
         by: &RevokedBy,
     ) -> StoreResult<Vec<Grant>> {
-        self.revoke_all(REVOKE_FOR_GROUP, app, group.as_uuid(), by)
-            .await
+        let mut conn = self.pool.acquire().await?;
+        revoke_all_on(&mut conn, app, RevokeAll::Group(group), by).await
     }
 }

@@ -1,9 +1,9 @@
 //! Groups and memberships over PostgreSQL.
 
-use alter_core::{AppId, EventSource, ExternalGroupId, GroupId, UserId};
+use alter_core::{AppId, EventSource, ExternalGroupId, ExternalUserId, GroupId, UserId};
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{
@@ -19,7 +19,7 @@ macro_rules! group_columns {
     };
 }
 
-fn group_from_row(row: &PgRow) -> StoreResult<Group> {
+pub(crate) fn group_from_row(row: &PgRow) -> StoreResult<Group> {
     let external_id: String = row.try_get("external_id")?;
     Ok(Group {
         id: GroupId::from_uuid(row.try_get("id")?),
@@ -30,6 +30,116 @@ fn group_from_row(row: &PgRow) -> StoreResult<Group> {
         deleted_at: row.try_get("deleted_at")?,
         created_at: row.try_get("created_at")?,
     })
+}
+
+/// What marking a group deleted did.
+#[derive(Debug)]
+pub(crate) struct GroupDeletion {
+    /// The group was not deleted before.
+    pub(crate) newly_deleted: bool,
+    /// The members whose memberships were removed, with their external IDs, in user-ID order.
+    pub(crate) members: Vec<(UserId, ExternalUserId)>,
+}
+
+/// The group by external ID, read on `conn` (inside the caller's transaction).
+pub(crate) async fn group_by_external_id_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    external_id: &ExternalGroupId,
+) -> StoreResult<Option<Group>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups WHERE app_id = $1 AND external_id = $2"
+    ))
+    .bind(app.as_uuid())
+    .bind(external_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(group_from_row).transpose()
+}
+
+/// Records a group never seen as deleted (a tombstone), unless the app already has one with
+/// that external ID (then `None`: a concurrent writer created it).
+pub(crate) async fn insert_deleted_group_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    external_id: &ExternalGroupId,
+) -> StoreResult<Option<Group>> {
+    let result = sqlx::query(concat!(
+        "INSERT INTO groups (id, app_id, external_id, deleted_at) VALUES ($1, $2, $3, now()) \
+         ON CONFLICT (app_id, external_id) DO NOTHING RETURNING ",
+        group_columns!()
+    ))
+    .bind(GroupId::new().as_uuid())
+    .bind(app.as_uuid())
+    .bind(external_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await;
+    match result {
+        Ok(row) => row.as_ref().map(group_from_row).transpose(),
+        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::not_found(format!("app {app}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Marks the group deleted (keeping the first deletion time) and removes all its memberships;
+/// `None` when the app has no such group.
+pub(crate) async fn mark_group_deleted_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    group: GroupId,
+) -> StoreResult<Option<GroupDeletion>> {
+    let newly_deleted: Option<bool> = sqlx::query_scalar(
+        "WITH old AS (SELECT id, deleted_at FROM groups WHERE app_id = $1 AND id = $2 FOR NO KEY UPDATE) \
+         UPDATE groups g SET deleted_at = COALESCE(g.deleted_at, now()), updated_at = now() \
+         FROM old WHERE g.app_id = $1 AND g.id = old.id RETURNING (old.deleted_at IS NULL)",
+    )
+    .bind(app.as_uuid())
+    .bind(group.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(newly_deleted) = newly_deleted else {
+        return Ok(None);
+    };
+    let removed: Vec<(Uuid, String)> = sqlx::query_as(
+        "WITH gone AS (DELETE FROM memberships WHERE app_id = $1 AND group_id = $2 RETURNING user_id) \
+         SELECT gone.user_id, u.external_id FROM gone \
+         JOIN users u ON u.app_id = $1 AND u.id = gone.user_id ORDER BY gone.user_id",
+    )
+    .bind(app.as_uuid())
+    .bind(group.as_uuid())
+    .fetch_all(&mut *conn)
+    .await?;
+    let members = removed
+        .into_iter()
+        .map(|(id, external_id)| {
+            let external_id = ExternalUserId::parse("users.external_id", &external_id)
+                .map_err(corrupt("user external ID"))?;
+            Ok((UserId::from_uuid(id), external_id))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Some(GroupDeletion {
+        newly_deleted,
+        members,
+    }))
+}
+
+/// Removes one membership; `false` when there was none.
+pub(crate) async fn remove_membership_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    user: UserId,
+    group: GroupId,
+) -> StoreResult<bool> {
+    let done =
+        sqlx::query("DELETE FROM memberships WHERE app_id = $1 AND user_id = $2 AND group_id = $3")
+            .bind(app.as_uuid())
+            .bind(user.as_uuid())
+            .bind(group.as_uuid())
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 const UPSERT_GROUPS: &str = "
@@ -118,16 +228,8 @@ impl GroupStore for PgStore {
         app: AppId,
         external_id: &ExternalGroupId,
     ) -> StoreResult<Option<Group>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            group_columns!(),
-            " FROM groups WHERE app_id = $1 AND external_id = $2"
-        ))
-        .bind(app.as_uuid())
-        .bind(external_id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(group_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        group_by_external_id_on(&mut conn, app, external_id).await
     }
 
     async fn list_groups(
@@ -151,26 +253,11 @@ impl GroupStore for PgStore {
 
     async fn mark_group_deleted(&self, app: AppId, group: GroupId) -> StoreResult<Vec<UserId>> {
         let mut tx = self.pool.begin().await?;
-        let found = sqlx::query(
-            "UPDATE groups SET deleted_at = COALESCE(deleted_at, now()), updated_at = now() \
-             WHERE app_id = $1 AND id = $2",
-        )
-        .bind(app.as_uuid())
-        .bind(group.as_uuid())
-        .execute(&mut *tx)
-        .await?;
-        if found.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("group {group}")));
-        }
-        let members: Vec<Uuid> = sqlx::query_scalar(
-            "DELETE FROM memberships WHERE app_id = $1 AND group_id = $2 RETURNING user_id",
-        )
-        .bind(app.as_uuid())
-        .bind(group.as_uuid())
-        .fetch_all(&mut *tx)
-        .await?;
+        let deletion = mark_group_deleted_on(&mut tx, app, group)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("group {group}")))?;
         tx.commit().await?;
-        Ok(members.into_iter().map(UserId::from_uuid).collect())
+        Ok(deletion.members.into_iter().map(|(user, _)| user).collect())
     }
 
     async fn add_membership(
@@ -205,15 +292,8 @@ impl GroupStore for PgStore {
         user: UserId,
         group: GroupId,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "DELETE FROM memberships WHERE app_id = $1 AND user_id = $2 AND group_id = $3",
-        )
-        .bind(app.as_uuid())
-        .bind(user.as_uuid())
-        .bind(group.as_uuid())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let mut conn = self.pool.acquire().await?;
+        remove_membership_on(&mut conn, app, user, group).await
     }
 
     async fn replace_user_memberships_with(

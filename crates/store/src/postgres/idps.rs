@@ -2,8 +2,8 @@
 
 use alter_core::{AppId, ClaimMappings, IdpId, IdpKind};
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 
 use super::{PgStore, corrupt, is_foreign_key_violation, is_unique_violation};
 use crate::error::{StoreError, StoreResult};
@@ -44,6 +44,22 @@ fn idp_from_row(row: &PgRow) -> StoreResult<IdentityProvider> {
         }),
         created_at: row.try_get("created_at")?,
     })
+}
+
+/// The app's identity provider (R-CFG-01: at most one), read on `conn`.
+pub(crate) async fn idp_for_app_on(
+    conn: &mut PgConnection,
+    app: AppId,
+) -> StoreResult<Option<IdentityProvider>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        idp_columns!(),
+        " FROM identity_providers WHERE app_id = $1"
+    ))
+    .bind(app.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(idp_from_row).transpose()
 }
 
 #[async_trait]
@@ -118,15 +134,8 @@ impl IdpStore for PgStore {
     }
 
     async fn get_idp_for_app(&self, app: AppId) -> StoreResult<Option<IdentityProvider>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            idp_columns!(),
-            " FROM identity_providers WHERE app_id = $1"
-        ))
-        .bind(app.as_uuid())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(idp_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        idp_for_app_on(&mut conn, app).await
     }
 
     async fn get_idp(&self, app: AppId, idp: IdpId) -> StoreResult<Option<IdentityProvider>> {

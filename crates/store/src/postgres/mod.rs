@@ -7,6 +7,7 @@ mod directory_runs;
 mod grants;
 mod groups;
 mod idps;
+mod lifecycle;
 mod outbox;
 mod processed_events;
 mod secrets;

@@ -40,6 +40,121 @@ pub(crate) fn user_from_row(row: &PgRow) -> StoreResult<User> {
     })
 }
 
+/// How a user is looked up for a change.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UserKey<'a> {
+    Id(UserId),
+    External(&'a ExternalUserId),
+}
+
+/// The user, locked for update until the end of the caller's transaction; `None` when the
+/// app has no such user.
+pub(crate) async fn lock_user_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    key: UserKey<'_>,
+) -> StoreResult<Option<User>> {
+    let query = match key {
+        UserKey::Id(id) => sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE app_id = $1 AND id = $2 FOR NO KEY UPDATE"
+        ))
+        .bind(app.as_uuid())
+        .bind(id.as_uuid()),
+        UserKey::External(external_id) => sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE app_id = $1 AND external_id = $2 FOR NO KEY UPDATE"
+        ))
+        .bind(app.as_uuid())
+        .bind(external_id.as_str()),
+    };
+    let row = query.fetch_optional(&mut *conn).await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// Stores a status and its version (the caller has checked the order); returns the user.
+pub(crate) async fn set_status_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    user: UserId,
+    status: UserStatus,
+    state_version: i64,
+) -> StoreResult<User> {
+    let row = sqlx::query(concat!(
+        "UPDATE users SET status = $3, state_version = $4, \
+         updated_at = CASE WHEN status <> $3 THEN now() ELSE updated_at END \
+         WHERE app_id = $1 AND id = $2 RETURNING ",
+        user_columns!()
+    ))
+    .bind(app.as_uuid())
+    .bind(user.as_uuid())
+    .bind(status.as_str())
+    .bind(state_version)
+    .fetch_one(&mut *conn)
+    .await?;
+    user_from_row(&row)
+}
+
+/// Creates the user unless the app already has one with that external ID (then `None`: a
+/// concurrent writer created it; lock it and apply the change to it instead).
+pub(crate) async fn insert_user_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    idp: IdpId,
+    user: &UserUpsert,
+) -> StoreResult<Option<User>> {
+    let result = sqlx::query(concat!(
+        "INSERT INTO users (id, app_id, idp_id, external_id, email, display_name, status, state_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (app_id, external_id) DO NOTHING RETURNING ",
+        user_columns!()
+    ))
+    .bind(UserId::new().as_uuid())
+    .bind(app.as_uuid())
+    .bind(idp.as_uuid())
+    .bind(user.external_id.as_str())
+    .bind(user.email.as_deref())
+    .bind(user.display_name.as_deref())
+    .bind(user.status.as_str())
+    .bind(user.state_version)
+    .fetch_optional(&mut *conn)
+    .await;
+    match result {
+        Ok(row) => row.as_ref().map(user_from_row).transpose(),
+        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::not_found(format!(
+            "identity provider {idp} of app {app}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sets the email and display name that are given and differ; returns the user when that
+/// changed something, `None` when nothing was written.
+pub(crate) async fn update_profile_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    user: UserId,
+    email: Option<&str>,
+    display_name: Option<&str>,
+) -> StoreResult<Option<User>> {
+    let row = sqlx::query(concat!(
+        "UPDATE users SET email = COALESCE($3, email), display_name = COALESCE($4, display_name), \
+         updated_at = now() \
+         WHERE app_id = $1 AND id = $2 \
+           AND (($3::text IS NOT NULL AND $3 IS DISTINCT FROM email) \
+             OR ($4::text IS NOT NULL AND $4 IS DISTINCT FROM display_name)) RETURNING ",
+        user_columns!()
+    ))
+    .bind(app.as_uuid())
+    .bind(user.as_uuid())
+    .bind(email)
+    .bind(display_name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
 /// One statement: insert new users, update changed ones (status only when the version is
 /// newer), and read back unchanged ones, all in input order.
 const UPSERT_USERS: &str = "
@@ -204,19 +319,9 @@ impl UserStore for PgStore {
         state_version: i64,
     ) -> StoreResult<StatusChange> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE app_id = $1 AND id = $2 FOR UPDATE"
-        ))
-        .bind(app.as_uuid())
-        .bind(user.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let current = match row {
-            Some(row) => user_from_row(&row)?,
-            None => return Err(StoreError::not_found(format!("user {user}"))),
-        };
+        let current = lock_user_on(&mut tx, app, UserKey::Id(user))
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("user {user}")))?;
         if state_version <= current.state_version {
             tx.commit().await?;
             return Ok(StatusChange {
@@ -225,19 +330,7 @@ impl UserStore for PgStore {
                 applied: false,
             });
         }
-        let row = sqlx::query(concat!(
-            "UPDATE users SET status = $3, state_version = $4, \
-             updated_at = CASE WHEN status <> $3 THEN now() ELSE updated_at END \
-             WHERE app_id = $1 AND id = $2 RETURNING ",
-            user_columns!()
-        ))
-        .bind(app.as_uuid())
-        .bind(user.as_uuid())
-        .bind(status.as_str())
-        .bind(state_version)
-        .fetch_one(&mut *tx)
-        .await?;
-        let updated = user_from_row(&row)?;
+        let updated = set_status_on(&mut tx, app, user, status, state_version).await?;
         tx.commit().await?;
         Ok(StatusChange {
             applied: current.status != status,

@@ -10,6 +10,7 @@ mod directory_runs;
 mod grants;
 mod groups;
 mod isolation;
+mod lifecycle;
 mod outbox;
 mod processed_events;
 mod support;
