@@ -5,6 +5,7 @@
 
 mod all_services;
 mod audit_trail;
+mod deprovisioning;
 mod nats_outage;
 mod seams;
 mod support;
