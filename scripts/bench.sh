@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 # Other work on the machine shows in every figure: say how busy it was.
 echo "bench.sh: load average at start $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 # Load drivers start the release service binaries as child processes (the bench crate's own
-# helpers, such as noop-verifier, are built by `cargo bench`).
-cargo build --release --locked -p alter-jwt-verifier
+# helpers, such as noop-verifier and bare-ingest, are built by `cargo bench`).
+cargo build --release --locked -p alter-jwt-verifier -p alter-webhook-ingest
 found=0
 for dir in crates/*/benches; do
   [ -d "$dir" ] || continue

@@ -12,6 +12,9 @@
 //! 3. **raw JetStream publish** with pipelined acks (256 in flight, 256-byte messages), from
 //!    the driver process,
 //!
+//! 4. **audit-writer sustained records/s** draining a backlog of audit records, against
+//!    PostgreSQL's raw batched insert (UNNEST, 500 rows per statement) of the same rows,
+//!
 //! and prints each target beside the floor it is held against. No timed assertions.
 
 #![allow(
@@ -21,6 +24,7 @@
     clippy::panic
 )]
 
+mod audit;
 mod ingest_cpu;
 mod jetstream;
 mod revocation;
@@ -165,8 +169,11 @@ async fn run() -> anyhow::Result<()> {
     // ---- 3. raw JetStream publish, pipelined acks ----------------------------------------------
     let raw = jetstream::pipelined(256, 256, 50_000).await?;
 
+    // ---- 4. audit-writer against the raw batched insert -----------------------------------------
+    let audit = audit::run(&env).await?;
+
     env.cleanup().await;
-    report(&revocation, &cpu, &raw);
+    report(&revocation, &cpu, &raw, &audit);
     Ok(())
 }
 
@@ -187,7 +194,12 @@ fn met(ok: bool) -> &'static str {
     if ok { "MET" } else { "NOT MET" }
 }
 
-fn report(rev: &revocation::Results, cpu: &ingest_cpu::Results, raw: &jetstream::Results) {
+fn report(
+    rev: &revocation::Results,
+    cpu: &ingest_cpu::Results,
+    raw: &jetstream::Results,
+    audit: &audit::Results,
+) {
     println!();
     println!(
         "webhook benchmark (release; revocation in-process; CPU runs: each server alone on core 1 with one runtime worker, driver on core 0)"
@@ -240,6 +252,24 @@ fn report(rev: &revocation::Results, cpu: &ingest_cpu::Results, raw: &jetstream:
         "raw JetStream publish        {:>7.0} msgs/s   ({} messages of {} bytes, {} acks in flight, from the driver)",
         raw.rate, raw.messages, raw.bytes, raw.in_flight
     );
+    println!(
+        "audit-writer (in-process)    {:>7.0} records/s draining a backlog of {} records of one app{}",
+        audit.writer_rate,
+        audit.records,
+        if audit.timed_out {
+            " (NOT ALL WRITTEN within 120 s)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  floor: raw UNNEST insert   {:>7.0} rows/s (500 rows/statement, one connection, a table LIKE audit_events INCLUDING ALL)",
+        audit.floor_rate
+    );
+    println!(
+        "  (backlog published at {:.0} records/s, 256 acks in flight)",
+        audit.published_rate
+    );
     println!();
     println!("targets:");
     let p50 = ms(quantile(&rev.refused, 0.50));
@@ -271,4 +301,12 @@ fn report(rev: &revocation::Results, cpu: &ingest_cpu::Results, raw: &jetstream:
             met(run.cpu_us <= 50.0)
         );
     }
+    let share = audit.writer_rate / audit.floor_rate;
+    println!(
+        "  audit-writer / raw batched insert = {:.0} / {:.0} = {:.1} % (target >= 25 %) {}",
+        audit.writer_rate,
+        audit.floor_rate,
+        share * 100.0,
+        met(share >= 0.25 && !audit.timed_out)
+    );
 }
