@@ -160,6 +160,7 @@ fn clerk_deliveries(app: &HookApp, tag: &str, n: usize) -> anyhow::Result<Vec<De
 }
 
 /// Sends `deliveries` with `IN_FLIGHT` outstanding; (accepted, failed, first failure, wall).
+/// A delivery answered 2xx without its event accepted counts as failed.
 async fn drive(
     http: &reqwest::Client,
     port: u16,
@@ -178,7 +179,9 @@ async fn drive(
                     Ok(r) => {
                         let status = r.status();
                         let text = r.text().await.unwrap_or_default();
-                        if status.is_success() {
+                        // Accepted means a 2xx whose answer counts the event as accepted
+                        // (not a duplicate, ignored or rejected record).
+                        if status.is_success() && text.contains(r#""accepted":1"#) {
                             Ok(())
                         } else {
                             Err(format!("{status}: {text}"))
