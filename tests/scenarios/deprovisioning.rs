@@ -477,3 +477,99 @@ async fn a_webhook_to_one_app_never_touches_another_apps_users_with_the_same_ext
     }
     s.finish().await;
 }
+
+#[tokio::test]
+async fn r_hook_03_r_hook_04_r_hook_05_profile_updates_deactivations_and_custom_events_apply() {
+    let mut s = Stack::start().await;
+    // Clerk: user.updated syncs email and display name; user.deleted deprovisions.
+    let (clerk, clerk_url, _) = s.app("more-clerk", TenantKind::Clerk).await;
+    let token = s.token("more-clerk", TenantKind::Clerk, "user_up", &[]);
+    let user = s.verify(0, &clerk, &token).await.unwrap().user.unwrap().id;
+    let updated = s
+        .sim
+        .send_clerk_webhook(
+            "more-clerk",
+            &once(&clerk_url, None),
+            "user.updated",
+            json!({
+                "object": "user", "id": "user_up", "first_name": "Dana", "last_name": "Quinn",
+                "primary_email_address_id": "idn_1",
+                "email_addresses": [{ "id": "idn_1", "email_address": "dana@example.com" }],
+            }),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(updated.delivered, "{updated:?}");
+    eventually("the profile synced", Duration::from_secs(15), || {
+        let mut admin = s.admin.clone();
+        let (app, user) = (clerk.clone(), user.clone());
+        async move {
+            let detail = admin
+                .get_user(admin::GetUserRequest {
+                    app_id: app,
+                    user_id: user,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let u = detail.user.unwrap_or_default();
+            (u.email == "dana@example.com" && u.display_name == "Dana Quinn").then_some(())
+        }
+    })
+    .await;
+    let deleted = s
+        .sim
+        .send_clerk_webhook(
+            "more-clerk",
+            &once(&clerk_url, None),
+            "user.deleted",
+            json!({ "id": "user_up", "object": "user", "deleted": true }),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(deleted.delivered);
+    s.refused_everywhere(&clerk, &token, RefusalReason::UserDeprovisioned)
+        .await;
+
+    // Okta: a deactivation deprovisions.
+    let (okta, okta_url, okta_secret) = s.app("more-okta", TenantKind::Okta).await;
+    let okta_token = s.token("more-okta", TenantKind::Okta, "00u8", &[]);
+    s.verify(1, &okta, &okta_token).await.unwrap();
+    let deactivated = s
+        .sim
+        .send_okta_event_hook(
+            "more-okta",
+            &once(&okta_url, Some(&okta_secret)),
+            vec![json!({
+                "eventType": "user.lifecycle.deactivate",
+                "target": [{ "id": "00u8", "type": "User", "alternateId": "e@example.com", "displayName": "E" }],
+            })],
+        )
+        .await
+        .unwrap();
+    assert!(deactivated.delivered, "{deactivated:?}");
+    s.refused_everywhere(&okta, &okta_token, RefusalReason::UserDeprovisioned)
+        .await;
+
+    // Custom OIDC: our documented format (docs/webhooks-custom-oidc.md), with a Bearer secret.
+    let (oidc, oidc_url, oidc_secret) = s.app("more-oidc", TenantKind::Oidc).await;
+    let oidc_token = s.token("more-oidc", TenantKind::Oidc, "248289761001", &[]);
+    s.verify(0, &oidc, &oidc_token).await.unwrap();
+    let body = json!({ "events": [{
+        "id": "evt_custom_1", "type": "user.deprovisioned",
+        "occurred_at": "2026-12-01T10:00:00Z", "user_id": "248289761001",
+    }]});
+    let answer = reqwest::Client::new()
+        .post(&oidc_url)
+        .header("authorization", format!("Bearer {oidc_secret}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    s.refused_everywhere(&oidc, &oidc_token, RefusalReason::UserDeprovisioned)
+        .await;
+    s.finish().await;
+}
