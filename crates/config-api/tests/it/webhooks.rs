@@ -24,19 +24,26 @@ async fn webhook_settings(
         .expect("settings stored")
 }
 
+/// `EnableWebhooks` for the app with `secret` (empty: generated here).
+async fn enable(
+    h: &mut Harness,
+    app: alter_core::AppId,
+    secret: &str,
+) -> Result<pb::WebhookSecretIssued, tonic::Status> {
+    h.client
+        .enable_webhooks(pb::EnableWebhooksRequest {
+            app_id: app.to_string(),
+            secret: secret.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 #[tokio::test]
 async fn r_hook_01_auth0_secret_is_generated_shown_once_and_kept_only_as_its_hash() {
     let mut h = Harness::start().await;
     let (app, idp) = h.app_with_idp("hook-auth0", TenantKind::Auth0, None).await;
-    let issued = h
-        .client
-        .enable_webhooks(pb::EnableWebhooksRequest {
-            app_id: app.to_string(),
-            secret: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let issued = enable(&mut h, app, "").await.unwrap();
     assert!(issued.secret.starts_with("alt_whk_"), "{issued:?}");
     let status = issued.status.clone().unwrap();
     assert!(status.enabled);
@@ -63,14 +70,7 @@ async fn r_hook_01_auth0_secret_is_generated_shown_once_and_kept_only_as_its_has
         .unwrap()
         .into_inner();
     assert!(!format!("{shown:?}").contains(&issued.secret));
-    let again = h
-        .client
-        .enable_webhooks(pb::EnableWebhooksRequest {
-            app_id: app.to_string(),
-            secret: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let again = enable(&mut h, app, "").await.unwrap_err();
     assert_status(&again, Code::AlreadyExists, &["already enabled", "rotate"]);
     // A pasted secret makes no sense for Auth0.
     h.client
@@ -79,14 +79,7 @@ async fn r_hook_01_auth0_secret_is_generated_shown_once_and_kept_only_as_its_has
         })
         .await
         .unwrap();
-    let pasted = h
-        .client
-        .enable_webhooks(pb::EnableWebhooksRequest {
-            app_id: app.to_string(),
-            secret: "mine".into(),
-        })
-        .await
-        .unwrap_err();
+    let pasted = enable(&mut h, app, "mine").await.unwrap_err();
     assert_status(&pasted, Code::InvalidArgument, &["secret", "generated"]);
     h.finish().await;
 }
@@ -95,15 +88,7 @@ async fn r_hook_01_auth0_secret_is_generated_shown_once_and_kept_only_as_its_has
 async fn r_hook_01_rotation_keeps_the_previous_secret_valid_for_the_grace_period() {
     let mut h = Harness::start().await;
     let (app, idp) = h.app_with_idp("hook-rotate", TenantKind::Oidc, None).await;
-    let first = h
-        .client
-        .enable_webhooks(pb::EnableWebhooksRequest {
-            app_id: app.to_string(),
-            secret: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let first = enable(&mut h, app, "").await.unwrap();
     let rotated = h
         .client
         .rotate_webhook_secret(pb::RotateWebhookSecretRequest {
@@ -172,14 +157,7 @@ async fn r_hook_01_pasted_secrets_need_a_master_key_and_are_validated_then_seale
     // Without a master key, a pasted secret cannot be stored: the error says what to set.
     let mut h = Harness::start().await;
     let (app, _) = h.app_with_idp("hook-nokey", TenantKind::Clerk, None).await;
-    let refused = h
-        .client
-        .enable_webhooks(pb::EnableWebhooksRequest {
-            app_id: app.to_string(),
-            secret: SVIX_SECRET.into(),
-        })
-        .await
-        .unwrap_err();
+    let refused = enable(&mut h, app, SVIX_SECRET).await.unwrap_err();
     assert_status(
         &refused,
         Code::FailedPrecondition,
