@@ -152,9 +152,10 @@ impl AuditWriter {
             Ok(outcome) => {
                 self.metrics.appended.increment(outcome.appended);
                 self.metrics.duplicate.increment(outcome.duplicates);
-                let acks = join_all(deliveries.iter().map(|d| d.ack())).await;
+                // Written already, so an ack that is lost (it is not confirmed, to keep the
+                // writer streaming) costs only a redelivery, dropped as a duplicate.
+                let acks = join_all(deliveries.iter().map(|d| d.ack_unconfirmed())).await;
                 for error in acks.into_iter().filter_map(Result::err) {
-                    // Written already: the redelivery this causes is dropped as a duplicate.
                     tracing::warn!(app_id = %app, %error, "could not ack a written audit record");
                 }
             }

@@ -19,6 +19,11 @@ pub type Deliveries<T> = BoxStream<'static, Result<Delivery<T>, BusError>>;
 pub trait AckHandle: Send + Sync {
     /// Processed: never deliver again. Returns once the server has recorded it.
     async fn ack(&self) -> Result<(), BusError>;
+    /// Processed, without waiting for the server to confirm it recorded the ack. By default
+    /// the same as [`ack`](Self::ack).
+    async fn ack_unconfirmed(&self) -> Result<(), BusError> {
+        self.ack().await
+    }
     /// Not processed: deliver again after `delay` (at once when `None`).
     async fn nak(&self, delay: Option<Duration>) -> Result<(), BusError>;
     /// Never deliver again although not processed (a message that can never succeed).
@@ -99,6 +104,13 @@ impl<T> Delivery<T> {
     /// Marks the event processed; returns once the server has recorded the ack.
     pub async fn ack(&self) -> Result<(), BusError> {
         self.acker.ack().await
+    }
+
+    /// Marks the event processed without waiting for the server's confirmation: for
+    /// consumers whose effect is idempotent by event ID, where a lost ack costs only a
+    /// redelivery that changes nothing (the audit trail drops a record it already holds).
+    pub async fn ack_unconfirmed(&self) -> Result<(), BusError> {
+        self.acker.ack_unconfirmed().await
     }
 
     /// Asks for redelivery after `delay` (at once when `None`), e.g. when the database is down.

@@ -526,6 +526,10 @@ impl AckHandle for JetStreamAck {
         self.message.double_ack().await.map_err(|e| self.err(e))
     }
 
+    async fn ack_unconfirmed(&self) -> Result<(), BusError> {
+        self.message.ack().await.map_err(|e| self.err(e))
+    }
+
     async fn nak(&self, delay: Option<Duration>) -> Result<(), BusError> {
         self.message
             .ack_with(AckKind::Nak(delay))
