@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::FieldError;
@@ -115,6 +116,9 @@ pub struct ExtractedIdentity {
     pub groups: Vec<ExternalGroupId>,
     /// Roles in claim order, duplicates and empty strings dropped.
     pub roles: Vec<String>,
+    /// When the claims were issued (`iat`), if the token says: the group claim describes
+    /// the memberships of that moment, not of a later one (R-REV-04).
+    pub issued_at: Option<DateTime<Utc>>,
 }
 
 /// Bounds on what one token's claims may ask of the directory: a signed token is still
@@ -241,6 +245,10 @@ pub fn extract_identity(
         display_name: optional_string(mappings.display_name_claim.as_deref(), claims)?,
         groups,
         roles,
+        issued_at: claims
+            .get("iat")
+            .and_then(Value::as_i64)
+            .and_then(|secs| DateTime::from_timestamp(secs, 0)),
     })
 }
 

@@ -181,6 +181,8 @@ impl Verifier {
                 self.generations.invalidate_user(user_id);
             }
             alter_bus::Invalidation::AppGrants => self.generations.invalidate_app(notice.app_id),
+            // Webhook settings are webhook-ingest's; nothing cached here depends on them.
+            alter_bus::Invalidation::Webhooks => {}
             invalidation => {
                 self.generations.invalidate_app(notice.app_id);
                 if invalidation.forgets_keys() {
@@ -460,12 +462,16 @@ impl Verifier {
                 external_id: identity.external_id.clone(),
                 user_id: Some(user_id),
             };
+            // A token issued before an upstream removal still lists the group; one without
+            // `iat` could be of any age.
+            let issued_at = identity.issued_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
             self.store
                 .replace_user_memberships_with(
                     app,
                     user_id,
                     &ids,
                     EventSource::Jwt,
+                    Some(issued_at),
                     &|diff: &MembershipDiff| membership_records(app, &user_ref, &groups, diff),
                 )
                 .await?;
@@ -581,6 +587,20 @@ fn to_array(d: digest::Digest) -> Digest {
     out
 }
 
+impl alter_runtime::invalidations::InvalidationSink for Verifier {
+    fn set_live(&self, live: bool) {
+        Verifier::set_live(self, live);
+    }
+
+    fn invalidate(&self, notice: &InvalidationNotice) {
+        Verifier::invalidate(self, notice);
+    }
+
+    fn invalidate_everything(&self) {
+        Verifier::invalidate_everything(self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,6 +616,7 @@ mod tests {
                 .map(|g| ExternalGroupId::parse("groups", g).unwrap())
                 .collect(),
             roles: vec![],
+            issued_at: None,
         }
     }
 

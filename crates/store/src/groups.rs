@@ -99,17 +99,23 @@ pub trait GroupStore: Send + Sync {
         groups: &[GroupId],
         source: EventSource,
     ) -> StoreResult<MembershipDiff> {
-        self.replace_user_memberships_with(app, user, groups, source, &no_effects)
+        self.replace_user_memberships_with(app, user, groups, source, None, &no_effects)
             .await
     }
     /// [`GroupStore::replace_user_memberships`] with its side effects (the membership audit
     /// records) in the same transaction; they are computed only when something changed.
+    ///
+    /// `issued_at` is when the list was true, for a list from a token's claims (its `iat`):
+    /// a group the provider removed the user from at or after that moment is not added back
+    /// (R-REV-04: the token predates the removal). `None` for a list that is the provider's
+    /// current state.
     async fn replace_user_memberships_with(
         &self,
         app: AppId,
         user: UserId,
         groups: &[GroupId],
         source: EventSource,
+        issued_at: Option<DateTime<Utc>>,
         effects: Effects<'_, MembershipDiff>,
     ) -> StoreResult<MembershipDiff>;
     /// The groups the user belongs to (never deleted ones), in ID order.

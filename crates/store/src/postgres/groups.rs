@@ -2,6 +2,7 @@
 
 use alter_core::{AppId, EventSource, ExternalGroupId, ExternalUserId, GroupId, UserId};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -140,6 +141,29 @@ pub(crate) async fn remove_membership_on(
             .execute(&mut *conn)
             .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Records that the provider removed the user from the group at `at` (the latest removal
+/// wins), so claims issued before it cannot add the membership back.
+pub(crate) async fn record_membership_removal_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    user: UserId,
+    group: GroupId,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO membership_removals (app_id, user_id, group_id, removed_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, user_id, group_id) \
+         DO UPDATE SET removed_at = GREATEST(membership_removals.removed_at, EXCLUDED.removed_at)",
+    )
+    .bind(app.as_uuid())
+    .bind(user.as_uuid())
+    .bind(group.as_uuid())
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 const UPSERT_GROUPS: &str = "
@@ -302,6 +326,7 @@ impl GroupStore for PgStore {
         user: UserId,
         groups: &[GroupId],
         source: EventSource,
+        issued_at: Option<DateTime<Utc>>,
         effects: Effects<'_, MembershipDiff>,
     ) -> StoreResult<MembershipDiff> {
         let wanted: Vec<Uuid> = groups.iter().map(|g| g.as_uuid()).collect();
@@ -329,12 +354,16 @@ impl GroupStore for PgStore {
         .await?;
         let added: Vec<Uuid> = sqlx::query_scalar(
             "INSERT INTO memberships (app_id, user_id, group_id, source) \
-             SELECT $1, $2, g, $4 FROM UNNEST($3::uuid[]) AS g ON CONFLICT DO NOTHING RETURNING group_id",
+             SELECT $1, $2, g, $4 FROM UNNEST($3::uuid[]) AS g \
+             WHERE $5::timestamptz IS NULL OR NOT EXISTS (SELECT 1 FROM membership_removals r \
+                 WHERE r.app_id = $1 AND r.user_id = $2 AND r.group_id = g AND r.removed_at >= $5) \
+             ON CONFLICT DO NOTHING RETURNING group_id",
         )
         .bind(app.as_uuid())
         .bind(user.as_uuid())
         .bind(&wanted)
         .bind(source.as_str())
+        .bind(issued_at)
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| {

@@ -14,7 +14,8 @@ use sqlx::PgConnection;
 use super::PgStore;
 use super::grants::{RevokeAll, revoke_all_on};
 use super::groups::{
-    group_by_external_id_on, insert_deleted_group_on, mark_group_deleted_on, remove_membership_on,
+    group_by_external_id_on, insert_deleted_group_on, mark_group_deleted_on,
+    record_membership_removal_on, remove_membership_on,
 };
 use super::idps::idp_for_app_on;
 use super::processed_events::mark_processed_on;
@@ -287,6 +288,7 @@ async fn membership_removed(
         }));
     };
     let removed = remove_membership_on(conn, app, user.id, group.id).await?;
+    record_membership_removal_on(conn, app, user.id, group.id, event.occurred_at).await?;
     let memberships_removed = if removed {
         vec![RemovedMembership {
             user_id: user.id,

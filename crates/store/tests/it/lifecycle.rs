@@ -383,6 +383,50 @@ async fn r_rev_04_a_removed_membership_ends_that_users_group_access_and_the_grou
     }
     assert_eq!(recorder.calls(), 1);
     assert_eq!(active_refs(&t, app, bob).await, ["team"]);
+
+    // A token issued before the removal still lists the group: it does not bring the
+    // membership back. One issued after it (re-added upstream) does.
+    let from_old_token = t
+        .store
+        .replace_user_memberships_with(
+            app,
+            ann,
+            &[team],
+            EventSource::Jwt,
+            Some(at(9)),
+            &alter_store::no_effects,
+        )
+        .await
+        .unwrap();
+    assert!(from_old_token.is_empty(), "{from_old_token:?}");
+    assert!(active_refs(&t, app, ann).await.is_empty());
+    let at_removal = t
+        .store
+        .replace_user_memberships_with(
+            app,
+            ann,
+            &[team],
+            EventSource::Jwt,
+            Some(at(11)),
+            &alter_store::no_effects,
+        )
+        .await
+        .unwrap();
+    assert!(at_removal.is_empty(), "the latest removal (11 s) wins");
+    let from_new_token = t
+        .store
+        .replace_user_memberships_with(
+            app,
+            ann,
+            &[team],
+            EventSource::Jwt,
+            Some(at(12)),
+            &alter_store::no_effects,
+        )
+        .await
+        .unwrap();
+    assert_eq!(from_new_token.added, [team]);
+    assert_eq!(active_refs(&t, app, ann).await, ["team"]);
     t.finish().await;
 }
 

@@ -92,13 +92,13 @@ async fn effects_are_written_with_the_change_and_only_when_it_changed_something(
     };
     for _ in 0..2 {
         t.store
-            .replace_user_memberships_with(app, user, &[group], EventSource::Jwt, &membership)
+            .replace_user_memberships_with(app, user, &[group], EventSource::Jwt, None, &membership)
             .await
             .unwrap();
     }
     let removed = t
         .store
-        .replace_user_memberships_with(app, user, &[], EventSource::Jwt, &membership)
+        .replace_user_memberships_with(app, user, &[], EventSource::Jwt, None, &membership)
         .await
         .unwrap();
     assert_eq!(removed.removed, [group]);
