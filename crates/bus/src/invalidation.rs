@@ -6,8 +6,9 @@ use alter_core::{AppId, FieldError, UserId};
 use serde::{Deserialize, Serialize};
 
 /// What changed, so each replica drops no more than it must. JSON on the wire:
-/// `{"scope":"user","user_id":"…"}`, `{"scope":"app_grants"}`, `{"scope":"idp_config"}` or
-/// `{"scope":"all"}`. A replica that cannot read a scope drops everything.
+/// `{"scope":"user","user_id":"…"}`, `{"scope":"app_grants"}`, `{"scope":"idp_config"}`,
+/// `{"scope":"webhooks"}` or `{"scope":"all"}`. A replica that cannot read a scope drops
+/// everything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum Invalidation {
@@ -20,6 +21,9 @@ pub enum Invalidation {
     /// The IDP's configuration changed (created, claim mappings, sign-in settings, deleted):
     /// everything of the app, the IDP's cached keys included.
     IdpConfig,
+    /// The IDP's webhook settings changed (enabled, rotated, disabled): webhook-ingest's
+    /// endpoint cache of the app; nothing a verifier holds.
+    Webhooks,
     /// Everything of the app, keys included.
     All,
 }
@@ -41,7 +45,7 @@ pub struct InvalidationNotice {
 
 pub(crate) fn decode_invalidation(payload: &[u8]) -> Result<Invalidation, FieldError> {
     serde_json::from_slice(payload).map_err(|e| {
-        FieldError::new("payload", format!("is not an invalidation ({{\"scope\":\"user\",\"user_id\":…}}, or scope app_grants, idp_config or all): {e}"))
+        FieldError::new("payload", format!("is not an invalidation ({{\"scope\":\"user\",\"user_id\":…}}, or scope app_grants, idp_config, webhooks or all): {e}"))
     })
 }
 

@@ -7,9 +7,10 @@
 //! every answer. A rotation keeps the previous secret valid for a grace period (Svix signs
 //! with both while rotating; Auth0 and Okta headers are checked against both).
 
-use alter_bus::AdminAction;
+use alter_bus::{AdminAction, Invalidation};
 use alter_core::{AppId, FieldError, IdpId, IdpKind};
 use alter_proto::admin::v1 as pb;
+use alter_runtime::outbox::invalidation_message;
 use alter_secrets::{Keyring, SecretString, TokenHash, WEBHOOK_SECRET_PREFIX};
 use alter_store::{IdentityProvider, SealedSecret, StoredWebhookSecret, WebhookSettings};
 use chrono::{Duration, Utc};
@@ -193,14 +194,17 @@ impl AdminApi {
         let settings = self
             .store
             .put_webhook_settings_with(app, idp.id, &secret.stored, None, &|s: &WebhookSettings| {
-                vec![admin_record(
-                    app,
-                    &actor,
-                    AdminAction::WebhooksEnabled,
-                    format!("webhooks of identity provider {}", s.idp_id),
-                    None,
-                    detail(&idp, self),
-                )]
+                vec![
+                    admin_record(
+                        app,
+                        &actor,
+                        AdminAction::WebhooksEnabled,
+                        format!("webhooks of identity provider {}", s.idp_id),
+                        None,
+                        detail(&idp, self),
+                    ),
+                    invalidation_message(app, Invalidation::Webhooks),
+                ]
             })
             .await?;
         Ok(self.issued(&idp, &settings, secret.shown))
@@ -237,14 +241,17 @@ impl AdminApi {
                 &secret.stored,
                 Some((&current.current, until)),
                 &|s: &WebhookSettings| {
-                    vec![admin_record(
-                        app,
-                        &actor,
-                        AdminAction::WebhookSecretRotated,
-                        format!("webhooks of identity provider {}", s.idp_id),
-                        None,
-                        serde_json::json!({ "previous_valid_until": time(until) }),
-                    )]
+                    vec![
+                        admin_record(
+                            app,
+                            &actor,
+                            AdminAction::WebhookSecretRotated,
+                            format!("webhooks of identity provider {}", s.idp_id),
+                            None,
+                            serde_json::json!({ "previous_valid_until": time(until) }),
+                        ),
+                        invalidation_message(app, Invalidation::Webhooks),
+                    ]
                 },
             )
             .await?;
@@ -261,14 +268,17 @@ impl AdminApi {
         let disabled = self
             .store
             .disable_webhooks_with(app, idp.id, &|_: &()| {
-                vec![admin_record(
-                    app,
-                    &actor,
-                    AdminAction::WebhooksDisabled,
-                    format!("webhooks of identity provider {}", idp.id),
-                    None,
-                    serde_json::json!({}),
-                )]
+                vec![
+                    admin_record(
+                        app,
+                        &actor,
+                        AdminAction::WebhooksDisabled,
+                        format!("webhooks of identity provider {}", idp.id),
+                        None,
+                        serde_json::json!({}),
+                    ),
+                    invalidation_message(app, Invalidation::Webhooks),
+                ]
             })
             .await?;
         if !disabled {

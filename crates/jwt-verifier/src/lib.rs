@@ -9,7 +9,6 @@ mod cache;
 mod config;
 mod error;
 mod grpc;
-mod invalidations;
 mod metrics;
 mod token;
 mod verifier;
@@ -64,26 +63,8 @@ impl Application {
             },
         );
         let verifier = Arc::new(Verifier::new(settings, store, jwks));
-        match bus.subscribe_invalidations().await {
-            Ok(first) => {
-                verifier.set_live(true);
-                tokio::spawn(invalidations::follow(
-                    verifier.clone(),
-                    bus,
-                    first,
-                    host.shutdown_token(),
-                ));
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot subscribe to cache invalidations yet; serving without caches");
-                let verifier = verifier.clone();
-                let shutdown = host.shutdown_token();
-                tokio::spawn(async move {
-                    let pending: alter_bus::Invalidations = Box::pin(futures::stream::empty());
-                    invalidations::follow(verifier, bus, pending, shutdown).await;
-                });
-            }
-        }
+        alter_runtime::invalidations::spawn_follower(verifier.clone(), bus, host.shutdown_token())
+            .await;
         Ok(Self {
             host,
             verifier,

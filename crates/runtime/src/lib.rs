@@ -6,6 +6,7 @@
 mod admin;
 mod connect;
 mod host;
+pub mod invalidations;
 pub mod outbox;
 mod readiness;
 mod service;

@@ -156,12 +156,10 @@ pub trait WebhookStore: Send + Sync {
         &self,
         idp: IdpId,
     ) -> StoreResult<Option<(IdentityProvider, Option<WebhookSettings>)>>;
-    /// Appends records to the delivery log in one statement.
+    /// Appends records, each of its app's IDP, to the delivery log in one statement.
     async fn record_deliveries(
         &self,
-        app: AppId,
-        idp: IdpId,
-        records: &[DeliveryRecord],
+        records: &[(AppId, IdpId, DeliveryRecord)],
     ) -> StoreResult<()>;
     /// The latest deliveries of the app, newest first, `limit` at a time, before `before_seq`.
     async fn list_deliveries(

@@ -23,6 +23,10 @@ pub struct Settings {
     pub admin_listen: SocketAddr,
     /// Largest delivery body accepted (413 above it), 1024..=16777216 bytes.
     pub max_body_bytes: usize,
+    /// Longest an endpoint's settings are served from memory without a database read,
+    /// 0..=300 seconds (0: read on every delivery). Changes made through config-api reach
+    /// every replica at once through invalidations; this bounds a missed one.
+    pub endpoint_cache_secs: u64,
 }
 
 impl Default for Settings {
@@ -31,6 +35,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             admin_listen: SocketAddr::from(([0, 0, 0, 0], 9094)),
             max_body_bytes: 1024 * 1024,
+            endpoint_cache_secs: 10,
         }
     }
 }
@@ -69,6 +74,15 @@ impl Validate for Config {
                 format!(
                     "is {}; give a size in bytes between 1024 and 16777216 (1048576 is the default)",
                     self.webhook_ingest.max_body_bytes
+                ),
+            ));
+        }
+        if self.webhook_ingest.endpoint_cache_secs > 300 {
+            issues.push(ConfigIssue::new(
+                "webhook_ingest.endpoint_cache_secs",
+                format!(
+                    "is {}; give 0..=300 seconds (10 is the default, 0 reads the settings on every delivery)",
+                    self.webhook_ingest.endpoint_cache_secs
                 ),
             ));
         }

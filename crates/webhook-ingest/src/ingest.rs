@@ -7,27 +7,25 @@
 use std::sync::Arc;
 
 use alter_bus::EventBus;
-use alter_core::{IdpId, IdpKind};
-use alter_providers::inbound::{InboundRequest, ParsedDelivery, WebhookVerifier};
-use alter_secrets::{Keyring, SecretString, TokenHash};
-use alter_store::{
-    DeliveryOutcome, DeliveryRecord, IdentityProvider, Store, StoredWebhookSecret, WebhookSettings,
-    webhook_seal_context,
-};
+use alter_core::IdpKind;
+use alter_providers::inbound::{InboundError, InboundRequest, ParsedDelivery};
+use alter_store::{DeliveryOutcome, DeliveryRecord, IdentityProvider};
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::delivery_log::DeliveryLog;
+use crate::endpoints::Endpoints;
 use crate::error::Refusal;
 use crate::metrics::Metrics;
 
 /// What every request needs.
 pub struct Ingest {
-    pub store: Arc<dyn Store>,
-    pub bus: Arc<dyn EventBus>,
-    pub keyring: Option<Keyring>,
-    pub max_body_bytes: usize,
-    pub metrics: Metrics,
+    pub(crate) endpoints: Arc<Endpoints>,
+    pub(crate) log: DeliveryLog,
+    pub(crate) bus: Arc<dyn EventBus>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) metrics: Metrics,
 }
 
 /// The answer to an accepted delivery.
@@ -40,22 +38,6 @@ pub struct Accepted {
 }
 
 impl Ingest {
-    /// The IDP behind an endpoint, which must exist (404 otherwise).
-    async fn endpoint(
-        &self,
-        raw_idp: &str,
-    ) -> Result<(IdentityProvider, Option<WebhookSettings>), Refusal> {
-        let idp = IdpId::parse("idp_id", raw_idp).map_err(|_| Refusal::unknown_endpoint())?;
-        match self.store.find_webhook_endpoint(idp).await {
-            Ok(Some(found)) => Ok(found),
-            Ok(None) => Err(Refusal::unknown_endpoint()),
-            Err(error) => {
-                tracing::warn!(%error, "webhook endpoint lookup failed");
-                Err(Refusal::unavailable("the database could not be reached"))
-            }
-        }
-    }
-
     /// `POST /v1/webhooks/{idp_id}`.
     pub async fn receive(
         &self,
@@ -64,94 +46,63 @@ impl Ingest {
         body: &[u8],
     ) -> Result<Accepted, Refusal> {
         let received_at = Utc::now();
-        let (idp, settings) = self.endpoint(raw_idp).await?;
-        let provider = idp.kind.as_str();
-        let Some(settings) = settings.filter(|s| s.enabled) else {
-            self.metrics.refused(provider, "not_enabled");
-            return Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                "webhooks_not_enabled",
-                "webhooks are not enabled for this identity provider: enable them with `alter webhooks enable`",
-            ));
-        };
-        if body.len() > self.max_body_bytes {
-            self.metrics.refused(provider, "body_too_large");
-            return Err(Refusal::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!(
-                    "the body is {} bytes, over the limit of {} bytes: send smaller batches",
-                    body.len(),
-                    self.max_body_bytes
-                ),
-            ));
-        }
-        check_content_type(headers)
-            .inspect_err(|_| self.metrics.refused(provider, "content_type"))?;
-        let verifier = self.verifier(&idp, &settings, received_at)?;
+        let (mut endpoint, mut cached) = self.endpoints.get(raw_idp, received_at).await?;
+        let provider = endpoint.idp.kind.as_str();
         let request = InboundRequest::new(headers, body, received_at);
-        let delivery = verifier.receive(&request).map_err(|error| {
-            self.metrics.refused(provider, error.code());
-            tracing::info!(idp = %idp.id, provider, code = error.code(), %error, "webhook delivery refused");
-            Refusal::new(error.status(), error.code(), error.to_string())
-        })?;
-        self.accept(&idp, &delivery, received_at).await
-    }
-
-    /// The verifier for the IDP's currently valid secrets.
-    fn verifier(
-        &self,
-        idp: &IdentityProvider,
-        settings: &WebhookSettings,
-        now: DateTime<Utc>,
-    ) -> Result<WebhookVerifier, Refusal> {
-        let valid = settings.valid_secrets(now);
-        let misconfigured = |what: String| {
-            tracing::error!(idp = %idp.id, "{what}");
-            Refusal::unavailable(&what)
-        };
-        let verifier = match valid.first() {
-            Some(StoredWebhookSecret::Hash(_)) => {
-                let hashes = valid
-                    .iter()
-                    .filter_map(|s| match s {
-                        StoredWebhookSecret::Hash(bytes) => TokenHash::from_bytes(bytes),
-                        StoredWebhookSecret::Sealed(_) => None,
-                    })
-                    .collect();
-                WebhookVerifier::with_hashes(idp.kind, hashes)
-            }
-            _ => {
-                let Some(keyring) = &self.keyring else {
-                    return Err(misconfigured(format!(
-                        "the webhook secret of identity provider {} is sealed and no master key is configured ({})",
-                        idp.id,
-                        alter_secrets::MASTER_KEY_CONFIG_KEY
-                    )));
-                };
-                let context = webhook_seal_context(idp.id);
-                let mut secrets = Vec::with_capacity(valid.len());
-                for secret in valid {
-                    if let StoredWebhookSecret::Sealed(sealed) = secret {
-                        let opened = unseal(keyring, sealed, &context).map_err(|e| {
-                            misconfigured(format!(
-                                "the webhook secret of identity provider {} cannot be opened with the configured keys: {e}",
-                                idp.id
-                            ))
-                        })?;
-                        secrets.push(opened);
-                    }
+        let delivery = loop {
+            let verifier = match &endpoint.verifier {
+                None => {
+                    self.metrics.refused(provider, "not_enabled");
+                    return Err(Refusal::new(
+                        StatusCode::NOT_FOUND,
+                        "webhooks_not_enabled",
+                        "webhooks are not enabled for this identity provider: enable them with `alter webhooks enable`",
+                    ));
                 }
-                WebhookVerifier::new(idp.kind, &secrets)
+                Some(Err(what)) => {
+                    tracing::error!(idp = %endpoint.idp.id, "{what}");
+                    return Err(Refusal::unavailable(what));
+                }
+                Some(Ok(verifier)) => verifier,
+            };
+            if body.len() > self.max_body_bytes {
+                self.metrics.refused(provider, "body_too_large");
+                return Err(Refusal::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!(
+                        "the body is {} bytes, over the limit of {} bytes: send smaller batches",
+                        body.len(),
+                        self.max_body_bytes
+                    ),
+                ));
             }
-        }
-        .map_err(|e| {
-            misconfigured(format!(
-                "the stored webhook secret of identity provider {} is unusable: {e}",
-                idp.id
-            ))
-        })?;
-        Ok(verifier.with_max_body_bytes(self.max_body_bytes))
+            check_content_type(headers)
+                .inspect_err(|_| self.metrics.refused(provider, "content_type"))?;
+            match verifier.receive(&request) {
+                Ok(delivery) => break delivery,
+                Err(error) => {
+                    // The cached secrets may predate a rotation whose invalidation is on its
+                    // way: one fresh read decides.
+                    if cached && matches!(error, InboundError::Unauthenticated(_)) {
+                        let fresh = self.endpoints.read(endpoint.idp.id, received_at).await?;
+                        cached = false;
+                        if fresh.settings != endpoint.settings {
+                            endpoint = fresh;
+                            continue;
+                        }
+                    }
+                    self.metrics.refused(provider, error.code());
+                    tracing::info!(idp = %endpoint.idp.id, provider, code = error.code(), %error, "webhook delivery refused");
+                    return Err(Refusal::new(
+                        error.status(),
+                        error.code(),
+                        error.to_string(),
+                    ));
+                }
+            }
+        };
+        self.accept(&endpoint.idp, &delivery, received_at).await
     }
 
     /// Publishes the delivery's events (every ack awaited), logs the delivery, and answers.
@@ -222,11 +173,7 @@ impl Ingest {
                 reason: Some(rejected.error.to_string()),
             });
         }
-        if let Err(error) = self
-            .store
-            .record_deliveries(idp.app_id, idp.id, &records)
-            .await
-        {
+        if let Err(error) = self.log.record(idp.app_id, idp.id, records).await {
             // A rejected record lives only in the log: without it, it would be lost silently,
             // so the provider must retry (the events themselves are deduplicated).
             if !delivery.rejected.is_empty() {
@@ -249,7 +196,8 @@ impl Ingest {
     /// `GET /v1/webhooks/{idp_id}`: Okta's one-time verification (R-HOOK-04), answered even
     /// before webhooks are enabled here, without `Authorization`.
     pub async fn verify_okta(&self, raw_idp: &str, headers: &HeaderMap) -> Result<String, Refusal> {
-        let (idp, _) = self.endpoint(raw_idp).await?;
+        let (endpoint, _) = self.endpoints.get(raw_idp, Utc::now()).await?;
+        let idp = &endpoint.idp;
         if idp.kind != IdpKind::Okta {
             return Err(Refusal::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -281,27 +229,6 @@ impl Ingest {
         okta::okta_challenge_response(challenge)
             .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "bad_challenge", e.to_string()))
     }
-}
-
-fn unseal(
-    keyring: &Keyring,
-    sealed: &alter_store::SealedSecret,
-    context: &[u8],
-) -> Result<SecretString, String> {
-    let key_id = sealed.key_id.parse().map_err(|e| format!("{e}"))?;
-    let nonce: [u8; 12] = sealed
-        .nonce
-        .as_slice()
-        .try_into()
-        .map_err(|_| "the stored nonce is not 12 bytes".to_owned())?;
-    let parts = alter_secrets::Sealed {
-        key_id,
-        nonce,
-        ciphertext: sealed.ciphertext.clone(),
-    };
-    keyring
-        .unseal_string(&parts, context)
-        .map_err(|e| e.to_string())
 }
 
 /// R-HOOK-07: deliveries are JSON (an array, one object, or JSON lines).

@@ -6,6 +6,8 @@
 //! body saying what is expected: nothing is ever acknowledged that was not taken.
 
 mod config;
+mod delivery_log;
+mod endpoints;
 mod error;
 mod ingest;
 mod metrics;
@@ -55,11 +57,24 @@ impl Application {
         )
         .await?;
         deps.register(&host);
+        let settings = &config.webhook_ingest;
+        let endpoints = Arc::new(endpoints::Endpoints::new(
+            deps.store.clone(),
+            config.common.secrets.keyring(),
+            settings.max_body_bytes,
+            std::time::Duration::from_secs(settings.endpoint_cache_secs),
+        ));
+        alter_runtime::invalidations::spawn_follower(
+            endpoints.clone(),
+            deps.bus.clone(),
+            host.shutdown_token(),
+        )
+        .await;
         let ingest = Arc::new(Ingest {
-            store: deps.store,
+            endpoints,
+            log: delivery_log::DeliveryLog::spawn(deps.store),
             bus: deps.bus,
-            keyring: config.common.secrets.keyring(),
-            max_body_bytes: config.webhook_ingest.max_body_bytes,
+            max_body_bytes: settings.max_body_bytes,
             metrics: metrics::Metrics::new(),
         });
         Ok(Self { host, ingest })

@@ -210,33 +210,39 @@ impl WebhookStore for PgStore {
 
     async fn record_deliveries(
         &self,
-        app: AppId,
-        idp: IdpId,
-        records: &[DeliveryRecord],
+        records: &[(AppId, IdpId, DeliveryRecord)],
     ) -> StoreResult<()> {
         if records.is_empty() {
             return Ok(());
         }
-        let received: Vec<DateTime<Utc>> = records.iter().map(|r| r.received_at).collect();
+        let apps: Vec<Uuid> = records.iter().map(|(app, _, _)| app.as_uuid()).collect();
+        let idps: Vec<Uuid> = records.iter().map(|(_, idp, _)| idp.as_uuid()).collect();
+        let received: Vec<DateTime<Utc>> = records.iter().map(|(_, _, r)| r.received_at).collect();
         let provider_ids: Vec<Option<&str>> = records
             .iter()
-            .map(|r| r.provider_event_id.as_deref())
+            .map(|(_, _, r)| r.provider_event_id.as_deref())
             .collect();
-        let types: Vec<Option<&str>> = records.iter().map(|r| r.event_type.as_deref()).collect();
+        let types: Vec<Option<&str>> = records
+            .iter()
+            .map(|(_, _, r)| r.event_type.as_deref())
+            .collect();
         let event_ids: Vec<Option<Uuid>> = records
             .iter()
-            .map(|r| r.event_id.map(|e| e.as_uuid()))
+            .map(|(_, _, r)| r.event_id.map(|e| e.as_uuid()))
             .collect();
-        let outcomes: Vec<&str> = records.iter().map(|r| r.outcome.as_str()).collect();
-        let reasons: Vec<Option<&str>> = records.iter().map(|r| r.reason.as_deref()).collect();
+        let outcomes: Vec<&str> = records.iter().map(|(_, _, r)| r.outcome.as_str()).collect();
+        let reasons: Vec<Option<&str>> = records
+            .iter()
+            .map(|(_, _, r)| r.reason.as_deref())
+            .collect();
         sqlx::query(
             "INSERT INTO webhook_deliveries (app_id, idp_id, received_at, provider_event_id, \
                  event_type, event_id, outcome, reason) \
-             SELECT $1, $2, * FROM UNNEST($3::timestamptz[], $4::text[], $5::text[], $6::uuid[], \
-                 $7::text[], $8::text[])",
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], \
+                 $5::text[], $6::uuid[], $7::text[], $8::text[])",
         )
-        .bind(app.as_uuid())
-        .bind(idp.as_uuid())
+        .bind(apps)
+        .bind(idps)
         .bind(received)
         .bind(provider_ids)
         .bind(types)

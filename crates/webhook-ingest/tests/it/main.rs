@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod deliveries;
+mod endpoint_cache;
 mod lifecycle;
 mod support;

@@ -32,13 +32,17 @@ pub struct HookApp {
 
 impl Harness {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// With webhook-ingest's configuration adjusted by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut alter_webhook_ingest::Config)) -> Self {
         let env = TestEnv::new().await;
         let mut common = env.common();
         common.secrets.master_key = Some(alter_secrets::MasterKey::generate().unwrap());
-        let ingest = spawn::<alter_webhook_ingest::Application>(
-            alter_webhook_ingest::Config::for_tests(common.clone()),
-        )
-        .await;
+        let mut ingest_config = alter_webhook_ingest::Config::for_tests(common.clone());
+        adjust(&mut ingest_config);
+        let ingest = spawn::<alter_webhook_ingest::Application>(ingest_config).await;
         let mut api_config = alter_config_api::Config::for_tests(common).with_admin_token(TOKEN);
         api_config.config_api.public_webhook_base_url = ingest.url();
         let config_api = spawn::<alter_config_api::Application>(api_config).await;
