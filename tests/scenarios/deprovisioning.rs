@@ -4,6 +4,7 @@
 //! second effect; one app's webhook never touches another app's users (R-HOOK-02..06,
 //! R-REV-02..05, R-JWT-08/10).
 
+use alter_bus::StreamKind;
 use alter_idp_sim::{IdpSim, LogStreamFormat, TenantKind, TenantOptions, TokenSpec, WebhookTarget};
 use alter_proto::admin::v1 as admin;
 use alter_proto::identity::v1::{PrincipalKind, RefusalReason, VerifyRequest};
@@ -572,4 +573,350 @@ async fn r_hook_03_r_hook_04_r_hook_05_profile_updates_deactivations_and_custom_
     s.refused_everywhere(&oidc, &oidc_token, RefusalReason::UserDeprovisioned)
         .await;
     s.finish().await;
+}
+
+impl Stack {
+    /// JetStream forgets message IDs after `window` (two minutes by default): stands in for
+    /// the hours between a provider's retries.
+    async fn shorten_duplicate_window(&self, window: Duration) {
+        let jetstream = self.env.bus.jetstream();
+        let name = self.env.bus.names().stream(StreamKind::Lifecycle);
+        let mut config = jetstream
+            .get_stream(&name)
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .config
+            .clone();
+        config.duplicate_window = window;
+        jetstream.update_stream(config).await.unwrap();
+    }
+
+    /// Waits until grant-revoker has settled every lifecycle event on the stream.
+    async fn revoker_settled(&self) {
+        let stream = self
+            .env
+            .bus
+            .jetstream()
+            .get_stream(self.env.bus.names().stream(StreamKind::Lifecycle))
+            .await
+            .unwrap();
+        let stream = &stream;
+        eventually(
+            "grant-revoker settled every event",
+            Duration::from_secs(15),
+            move || async move {
+                let info = stream
+                    .consumer_info(alter_bus::consumers::GRANT_REVOKER)
+                    .await
+                    .unwrap();
+                (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+            },
+        )
+        .await;
+    }
+
+    async fn audit(&self, app: &str, kind: &str) -> Vec<admin::AuditEvent> {
+        self.admin
+            .clone()
+            .list_audit_events(admin::ListAuditEventsRequest {
+                app_id: app.into(),
+                kind: kind.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .events
+    }
+
+    async fn user_grant(&self, app: &str, user: &str, credential: &str) -> String {
+        self.admin
+            .clone()
+            .create_grant(admin::CreateGrantRequest {
+                app_id: app.into(),
+                credential_ref: credential.into(),
+                principal_kind: PrincipalKind::User as i32,
+                principal_id: user.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .id
+    }
+
+    async fn resolves_everywhere(&self, app: &str, token: &str) {
+        for replica in 0..2 {
+            eventually(
+                &format!("replica {replica} resolves the user"),
+                Duration::from_secs(15),
+                || async move { self.verify(replica, app, token).await.ok() },
+            )
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn r_hook_06_one_auth0_delivery_sent_three_times_minutes_apart_past_the_duplicate_window_has_one_effect()
+ {
+    let mut s = Stack::start().await;
+    s.shorten_duplicate_window(Duration::from_millis(500)).await;
+    let (app, url, secret) = s.app("thrice-a0", TenantKind::Auth0).await;
+    let token = s.token("thrice-a0", TenantKind::Auth0, "auth0|trio", &[]);
+    let user = s.verify(0, &app, &token).await.unwrap().user.unwrap().id;
+    s.user_grant(&app, &user, "db:first").await;
+    let record = json!({ "log_id": "900999", "type": "sdu", "user_id": "auth0|trio" });
+    let target = once(&url, Some(&secret));
+    let send = || {
+        s.sim.send_auth0_log_stream(
+            "thrice-a0",
+            &target,
+            LogStreamFormat::Jsonarray,
+            vec![record.clone()],
+        )
+    };
+    assert!(send().await.unwrap().delivered);
+    s.refused_everywhere(&app, &token, RefusalReason::UserDeprovisioned)
+        .await;
+    // An admin grants the user something afterwards: a redelivery must not revoke it.
+    let later = s.user_grant(&app, &user, "db:later").await;
+    for _ in 0..2 {
+        s.sim.advance_clock(5 * 60);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let again = send().await.unwrap();
+        assert!(again.delivered, "{again:?}");
+    }
+    s.revoker_settled().await;
+    let deliveries = s
+        .admin
+        .clone()
+        .list_webhook_deliveries(admin::ListWebhookDeliveriesRequest {
+            app_id: app.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries;
+    let ours: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.provider_event_id == "900999")
+        .collect();
+    assert_eq!(ours.len(), 3, "{deliveries:?}");
+    assert!(
+        ours.iter().all(|d| d.outcome == "accepted"),
+        "past the window JetStream took each one as new: {ours:?}"
+    );
+    let detail = s
+        .admin
+        .get_user(admin::GetUserRequest {
+            app_id: app.clone(),
+            user_id: user.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        detail
+            .grants
+            .iter()
+            .map(|g| g.id.clone())
+            .collect::<Vec<_>>(),
+        [later],
+        "only the first delivery revoked anything"
+    );
+    // The audit-writer has every record of the trail; one deprovisioning, one revocation.
+    eventually(
+        "the revocation in the trail",
+        Duration::from_secs(15),
+        || async { (s.audit(&app, "grant_revoked").await.len() == 1).then_some(()) },
+    )
+    .await;
+    assert_eq!(s.audit(&app, "user_deprovisioned").await.len(), 1);
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn r_hook_02_an_auth0_block_release_restores_a_suspended_user_on_every_replica() {
+    let mut s = Stack::start().await;
+    let (app, url, secret) = s.app("unblock-a0", TenantKind::Auth0).await;
+    let token = s.token("unblock-a0", TenantKind::Auth0, "auth0|held", &[]);
+    let user = s.verify(0, &app, &token).await.unwrap().user.unwrap().id;
+    s.user_grant(&app, &user, "db:held").await;
+    // Auth0 sends no block event; directory sync suspends a `blocked` user (R-DIR-02) by
+    // publishing this lifecycle event, as it is published here.
+    let app_id = alter_core::AppId::parse("app_id", &app).unwrap();
+    let suspended = alter_core::LifecycleEvent {
+        event_id: alter_core::EventId::new(),
+        provider_event_id: None,
+        app_id,
+        source: alter_core::EventSource::DirectorySync,
+        occurred_at: chrono_now_minus_minutes(10),
+        kind: alter_core::LifecycleKind::UserSuspended {
+            user: alter_core::UserRef {
+                external_id: alter_core::ExternalUserId::parse("sub", "auth0|held").unwrap(),
+                user_id: None,
+            },
+        },
+    };
+    s.env.bus.publish_lifecycle(&suspended).await.unwrap();
+    s.refused_everywhere(&app, &token, RefusalReason::UserSuspended)
+        .await;
+    let released = s
+        .sim
+        .send_auth0_log_stream(
+            "unblock-a0",
+            &once(&url, Some(&secret)),
+            LogStreamFormat::Jsonlines,
+            vec![json!({ "log_id": "901000", "type": "ublkdu", "user_id": "auth0|held" })],
+        )
+        .await
+        .unwrap();
+    assert!(released.delivered, "{released:?}");
+    s.resolves_everywhere(&app, &token).await;
+    let answer = s.verify(1, &app, &token).await.unwrap();
+    assert_eq!(answer.grants.len(), 1, "R-REV-03: the hidden grant is back");
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn r_hook_04_okta_reactivation_activation_deletion_membership_and_group_events_apply() {
+    let mut s = Stack::start().await;
+    let (app, url, secret) = s.app("okta-all", TenantKind::Okta).await;
+    // Okta's hooks name groups by ID: the claim is set up to carry IDs (R-CFG-06).
+    s.admin
+        .set_claim_mappings(admin::SetClaimMappingsRequest {
+            app_id: app.clone(),
+            claim_mappings: Some(admin::ClaimMappings {
+                user_id_claim: "uid".into(),
+                group_claim: "groups".into(),
+                group_claim_stable_ids: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let groups = [("groups", json!(["00g_eng"]))];
+    let ann = s.token("okta-all", TenantKind::Okta, "00u_ann", &groups);
+    let bob = s.token("okta-all", TenantKind::Okta, "00u_bob", &groups);
+    let cy = s.token("okta-all", TenantKind::Okta, "00u_cy", &[]);
+    s.verify(0, &app, &ann).await.unwrap();
+    let answer = s.verify(0, &app, &bob).await.unwrap();
+    s.verify(0, &app, &cy).await.unwrap();
+    let group = answer.groups[0].id.clone();
+    s.admin
+        .create_grant(admin::CreateGrantRequest {
+            app_id: app.clone(),
+            credential_ref: "eng:deploy".into(),
+            principal_kind: PrincipalKind::Group as i32,
+            principal_id: group,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let has_grant = |a: &alter_proto::identity::v1::VerifyResponse| !a.grants.is_empty();
+    for replica in 0..2 {
+        eventually("the group grant", Duration::from_secs(10), || {
+            let (s, app, bob) = (&s, app.clone(), bob.clone());
+            async move { s.verify(replica, &app, &bob).await.ok().filter(has_grant) }
+        })
+        .await;
+    }
+    let user_event = |kind: &str, id: &str| {
+        json!({
+            "eventType": kind,
+            "target": [{ "id": id, "type": "User", "alternateId": format!("{id}@example.com"), "displayName": id }],
+        })
+    };
+    let target = once(&url, Some(&secret));
+    let send =
+        |events: Vec<serde_json::Value>| s.sim.send_okta_event_hook("okta-all", &target, events);
+    // Suspended, then back through `user.lifecycle.reactivate` and `user.lifecycle.activate`.
+    for back in ["user.lifecycle.reactivate", "user.lifecycle.activate"] {
+        s.sim.advance_clock(1);
+        assert!(
+            send(vec![user_event("user.lifecycle.suspend", "00u_cy")])
+                .await
+                .unwrap()
+                .delivered
+        );
+        s.refused_everywhere(&app, &cy, RefusalReason::UserSuspended)
+            .await;
+        s.sim.advance_clock(1);
+        assert!(
+            send(vec![user_event(back, "00u_cy")])
+                .await
+                .unwrap()
+                .delivered
+        );
+        s.resolves_everywhere(&app, &cy).await;
+    }
+    // `user.lifecycle.delete.initiated` deprovisions.
+    s.sim.advance_clock(1);
+    assert!(
+        send(vec![user_event(
+            "user.lifecycle.delete.initiated",
+            "00u_cy"
+        )])
+        .await
+        .unwrap()
+        .delivered
+    );
+    s.refused_everywhere(&app, &cy, RefusalReason::UserDeprovisioned)
+        .await;
+    // `group.user_membership.remove`: ann leaves; bob keeps the group's grant.
+    let group_target =
+        json!({ "id": "00g_eng", "type": "UserGroup", "displayName": "Engineering" });
+    let mut removed = user_event("group.user_membership.remove", "00u_ann");
+    removed["target"]
+        .as_array_mut()
+        .unwrap()
+        .push(group_target.clone());
+    assert!(send(vec![removed]).await.unwrap().delivered);
+    for replica in 0..2 {
+        eventually("ann's grant gone", Duration::from_secs(15), || {
+            let (s, app, ann) = (&s, app.clone(), ann.clone());
+            async move {
+                s.verify(replica, &app, &ann)
+                    .await
+                    .ok()
+                    .filter(|a| a.grants.is_empty() && a.groups.is_empty())
+            }
+        })
+        .await;
+        assert!(has_grant(&s.verify(replica, &app, &bob).await.unwrap()));
+    }
+    // `group.lifecycle.delete`: the group's grants are revoked for everyone.
+    assert!(
+        send(vec![json!({
+            "eventType": "group.lifecycle.delete",
+            "target": [group_target],
+        })])
+        .await
+        .unwrap()
+        .delivered
+    );
+    for replica in 0..2 {
+        eventually("bob's grant gone", Duration::from_secs(15), || {
+            let (s, app, bob) = (&s, app.clone(), bob.clone());
+            async move {
+                s.verify(replica, &app, &bob)
+                    .await
+                    .ok()
+                    .filter(|a| a.grants.is_empty())
+            }
+        })
+        .await;
+    }
+    let revoked = s.audit(&app, "grant_revoked").await;
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    s.finish().await;
+}
+
+fn chrono_now_minus_minutes(minutes: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::minutes(minutes)
 }

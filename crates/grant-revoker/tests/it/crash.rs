@@ -1,11 +1,13 @@
-//! Crashes: the consumer is killed at random points while about a thousand events flow, and
-//! between a commit and its ack; every event still takes effect exactly once and every audit
-//! record is written to the outbox once (R-HOOK-06, R-AUD-02).
+//! Crashes: the consumer — and, downstream of it, the audit-writer — is killed at random
+//! points while about a thousand events flow, and between a commit and its ack; every event
+//! still takes effect exactly once, every audit record is written to the outbox once and
+//! lands in the trail once, with the chain intact (R-HOOK-06, R-AUD-01/02).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alter_audit_writer::AuditWriter;
 use alter_bus::{Bus, BusConfig, EventBus};
 use alter_core::{
     EventId, GrantId, GroupId, IdpKind, LifecycleEvent, LifecycleKind, Principal, UserId,
@@ -13,9 +15,10 @@ use alter_core::{
 };
 use alter_grant_revoker::{Outcome, Revoker, Settings, Tally, derived_record_id};
 use alter_runtime::CancellationToken;
+use alter_runtime::outbox::{OutboxRelay, RelaySettings};
 use alter_store::{
-    Applied, Effects, GrantStore, GroupStore, LifecycleChange, LifecycleStore, PgStore,
-    ProcessedEvents, StoreResult, UserStore, revocation_cause,
+    Applied, AuditStore, ChainVerification, Effects, GrantStore, GroupStore, LifecycleChange,
+    LifecycleStore, PgStore, ProcessedEvents, StoreResult, UserStore, revocation_cause,
 };
 use alter_testkit::test_nats_url;
 use async_trait::async_trait;
@@ -54,6 +57,36 @@ async fn run(store: Arc<dyn LifecycleStore>, bus: &Arc<dyn EventBus>) -> Running
         shutdown,
         tally,
     }
+}
+
+/// An audit-writer on its own task, reading what the outbox relay publishes.
+struct RunningWriter {
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn run_writer(kit: &Kit, bus: &Arc<dyn EventBus>) -> RunningWriter {
+    let writer = AuditWriter::new(
+        Arc::new(kit.store.clone()),
+        &alter_audit_writer::Settings::default(),
+    );
+    let deliveries = AuditWriter::open(bus.as_ref()).await.unwrap();
+    let task = tokio::spawn(writer.run(bus.clone(), deliveries, CancellationToken::new()));
+    RunningWriter { task }
+}
+
+impl RunningWriter {
+    async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+async fn trail_rows(kit: &Kit) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE app_id = $1")
+        .bind(kit.app.as_uuid())
+        .fetch_one(kit.env.db.pool())
+        .await
+        .unwrap()
 }
 
 impl Running {
@@ -226,13 +259,30 @@ async fn r_hook_06_r_aud_02_killed_at_random_points_every_event_takes_effect_onc
     let started = Instant::now();
     kit.env.bus.publish_lifecycle_batch(&events).await.unwrap();
 
-    // Kill the consumer at random points while the events flow, restarting it each time.
+    // Kill the consumer at random points while the events flow, restarting it each time;
+    // the outbox relay puts its audit records on the bus, where an audit-writer killed at
+    // other random points appends them to the trail.
     let bus = quick_redelivery_bus(&kit).await;
+    let relay_shutdown = CancellationToken::new();
+    let relay = OutboxRelay::new(
+        Arc::new(kit.store.clone()),
+        bus.clone(),
+        RelaySettings::default(),
+    )
+    .spawn(relay_shutdown.clone());
+    let mut writer = run_writer(&kit, &bus).await;
+    let mut writer_kills = 0;
     let mut tallies = Vec::new();
     let mut kills = 0;
     let mut processed_at_kill = Vec::new();
     while kills < KILLS && processed(&kit.store).await < total {
         let before = processed(&kit.store).await;
+        if rng.random_bool(0.6) {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..20))).await;
+            writer.kill().await;
+            writer_kills += 1;
+            writer = run_writer(&kit, &bus).await;
+        }
         let running = run(lifecycle_store(&kit.store), &bus).await;
         // Kill it while it works: once it has applied something (the events a killed
         // consumer held come back after the ack wait), a few milliseconds later.
@@ -250,10 +300,15 @@ async fn r_hook_06_r_aud_02_killed_at_random_points_every_event_takes_effect_onc
     crate::support::wait_processed(&kit.store, total).await;
     wait_settled(&kit.env.bus, Duration::from_secs(30)).await;
     tallies.push(last.stop().await);
+    // One more kill of the writer mid-stream, then let it drain the trail.
+    writer.kill().await;
+    writer_kills += 1;
+    let writer = run_writer(&kit, &bus).await;
     let elapsed = started.elapsed();
     let sum = |outcome| tallies.iter().map(|t| t.get(outcome)).sum::<u64>();
     eprintln!(
-        "crash test (seed {seed}): {total} events, {kills} kills (processed at each: {processed_at_kill:?}), \
+        "crash test (seed {seed}): {total} events, {kills} kills of grant-revoker (processed at each: {processed_at_kill:?}), \
+         {writer_kills} of audit-writer, \
          {:.1} s; outcomes over all runs: applied {}, tombstone {}, duplicate {}, stale {}, unchanged {}, failed {}, rejected {}",
         elapsed.as_secs_f64(),
         sum(Outcome::Applied),
@@ -290,6 +345,33 @@ async fn r_hook_06_r_aud_02_killed_at_random_points_every_event_takes_effect_onc
     let written: BTreeSet<Uuid> = audit.keys().copied().collect();
     assert_eq!(written, expected, "audit records in the outbox");
     assert_eq!(outbox_count(&kit, "invalidation").await, total);
+
+    // The trail holds every record once (its unique key refuses a second), chained.
+    let want = expected.len() as i64;
+    alter_testkit::eventually(
+        "every audit record in the trail",
+        Duration::from_secs(60),
+        || async {
+            let rows = trail_rows(&kit).await;
+            if rows >= want { Ok(rows) } else { Err(rows) }
+        },
+    )
+    .await;
+    let in_trail: Vec<Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM audit_events WHERE app_id = $1")
+            .bind(kit.app.as_uuid())
+            .fetch_all(kit.env.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(in_trail.len() as i64, want);
+    assert_eq!(in_trail.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(
+        kit.store.verify_audit_chain(kit.app).await.unwrap(),
+        ChainVerification::Intact { rows: want as u64 }
+    );
+    writer.kill().await;
+    relay_shutdown.cancel();
+    relay.await.unwrap();
 
     // And the state is what the events say.
     for (i, user) in users.iter().enumerate() {
