@@ -6,6 +6,7 @@
     reason = "tests fail loudly"
 )]
 
+mod directory;
 mod mgmt;
 mod tokens;
 mod webhooks;
