@@ -3,7 +3,9 @@
 //! (`IdpSim`) and an equivalent `/_control` HTTP API. See `docs/idp-sim.md`.
 
 mod clock;
+mod directory;
 mod error;
+mod exports;
 mod http;
 mod keys;
 mod model;
@@ -20,8 +22,9 @@ pub use error::SimError;
 pub use http::control::{CreateTenant, Seed};
 pub use keys::{KeyInfo, KeyState, TokenAlg};
 pub use model::{
-    Auth0Client, Counters, Fault, Group, Membership, NewGroup, NewUser, OktaServiceApp, RateLimit,
-    TenantKind, TenantOptions, User, UserPatch, UserStatus,
+    AUTH0_CONNECTION_ID, AUTH0_CONNECTION_NAME, Auth0Client, Counters, ExportTiming, Fault, Group,
+    Membership, NewGroup, NewUser, OktaServiceApp, RateLimit, TenantKind, TenantOptions, User,
+    UserPatch, UserStatus,
 };
 pub use state::{GenerateSpec, TenantInfo, TokenSpec};
 pub use webhooks::{Attempt, DeliveryReport, LogStreamFormat, WebhookTarget, svix_signature};
@@ -258,6 +261,18 @@ impl IdpSim {
     /// Injects (or clears) a fault.
     pub fn inject_fault(&self, tenant: &str, fault: Fault) -> Result<(), SimError> {
         self.state.inject_fault(tenant, fault)
+    }
+
+    /// Sets how long Auth0 users-export jobs stay `pending` (read at every status poll).
+    pub fn set_export_timing(&self, tenant: &str, timing: ExportTiming) -> Result<(), SimError> {
+        self.state.set_export_timing(tenant, timing)
+    }
+
+    /// Makes the next `count` Auth0 users-export jobs end `failed`
+    /// (shorthand for [`Fault::ExportJobFails`]).
+    pub fn fail_next_exports(&self, tenant: &str, count: u32) -> Result<(), SimError> {
+        self.state
+            .inject_fault(tenant, Fault::ExportJobFails { count })
     }
 
     /// Sets or removes the tenant's rate limit.

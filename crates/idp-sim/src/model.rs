@@ -6,8 +6,16 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::directory::Directory;
 use crate::error::SimError;
+use crate::exports::Exports;
 use crate::keys::KeySet;
+
+/// Name of the one database connection every Auth0 tenant's users belong to.
+pub const AUTH0_CONNECTION_NAME: &str = "Username-Password-Authentication";
+
+/// Id of that connection (`connection_id` of a users-export job).
+pub const AUTH0_CONNECTION_ID: &str = "con_1dpS1mUserDb0001";
 
 /// Which provider a tenant imitates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,6 +188,28 @@ pub struct TenantOptions {
     pub auth_servers: Option<Vec<String>>,
     /// Clerk webhook signing secret `whsec_…` (default generated).
     pub webhook_secret: Option<String>,
+    /// How long an Auth0 users-export job stays `pending` (default: one poll).
+    pub export_timing: Option<ExportTiming>,
+}
+
+/// How long an Auth0 users-export job answers `pending` before it is `completed` (or
+/// `failed`): both conditions must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExportTiming {
+    /// `GET /api/v2/jobs/{id}` answers `pending` this many times first.
+    pub pending_polls: u32,
+    /// …and until this many simulated seconds have passed since the job was created.
+    pub pending_secs: u64,
+}
+
+impl Default for ExportTiming {
+    fn default() -> Self {
+        Self {
+            pending_polls: 1,
+            pending_secs: 0,
+        }
+    }
 }
 
 /// A fault to inject into a tenant's HTTP surface.
@@ -199,14 +229,23 @@ pub enum Fault {
         /// Delay in milliseconds.
         delay_ms: u64,
     },
-    /// Listing page number `page` (0-based, by start row / page size) fails with 500,
-    /// `times` times, then succeeds.
+    /// Page `page` (0-based) of every list endpoint fails with the provider's 500 body,
+    /// `times` times, then succeeds. The page number is `start row / page size` where the
+    /// provider pages by offset (Auth0 `page`, Clerk `offset / limit`), the position in the
+    /// walk where it pages by cursor (Okta: the first page is 0, the page its `next` link
+    /// leads to is 1, …), and 0 for an Auth0 users-export download (a one-page listing).
     FailPage {
         /// 0-based page index.
         page: u64,
         /// How many times it fails (default 1).
         #[serde(default = "one")]
         times: u32,
+    },
+    /// The next `count` Auth0 users-export jobs end `failed` instead of `completed`.
+    ExportJobFails {
+        /// How many jobs (created after this fault) fail.
+        #[serde(default = "one")]
+        count: u32,
     },
     /// JWKS endpoint answers 503 while `down` is true.
     JwksDown {
@@ -231,6 +270,7 @@ pub(crate) struct Faults {
     pub(crate) burst_status: u16,
     pub(crate) slow_ms: u64,
     pub(crate) fail_page: Option<(u64, u32)>,
+    pub(crate) failing_exports: u32,
     pub(crate) jwks_down: bool,
 }
 
@@ -290,14 +330,8 @@ pub(crate) struct Tenant {
     pub(crate) options: TenantOptions,
     pub(crate) webhook_secret: String,
     pub(crate) keys: KeySet,
-    pub(crate) users: Vec<User>,
-    pub(crate) user_index: HashMap<String, usize>,
-    pub(crate) groups: Vec<Group>,
-    pub(crate) group_index: HashMap<String, usize>,
-    pub(crate) memberships: Vec<Membership>,
-    /// (group ID, user ID) of every membership: the duplicate check stays O(1) at 100k users.
-    membership_keys: HashSet<(String, String)>,
-    pub(crate) seq: u64,
+    pub(crate) dir: Directory,
+    pub(crate) exports: Exports,
     pub(crate) auth0_clients: HashMap<String, Auth0Client>,
     pub(crate) clerk_secret_keys: HashSet<String>,
     pub(crate) okta_apps: HashMap<String, OktaServiceApp>,
@@ -321,13 +355,8 @@ impl Tenant {
             webhook_secret: options.webhook_secret.clone().unwrap_or(secret),
             options,
             keys: KeySet::default(),
-            users: Vec::new(),
-            user_index: HashMap::new(),
-            groups: Vec::new(),
-            group_index: HashMap::new(),
-            memberships: Vec::new(),
-            membership_keys: HashSet::new(),
-            seq: 0,
+            dir: Directory::new(name, kind),
+            exports: Exports::default(),
             auth0_clients: HashMap::new(),
             clerk_secret_keys: HashSet::new(),
             okta_apps: HashMap::new(),
@@ -337,195 +366,6 @@ impl Tenant {
             faults: Faults::default(),
             counters: Counters::default(),
         }
-    }
-
-    fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
-    fn user_id(&self, n: u64) -> String {
-        match self.kind {
-            TenantKind::Auth0 => format!("auth0|{:024x}", 0x5eed_0000_0000_0000_u64 + n),
-            TenantKind::Clerk => format!("user_2sim{n:0>23}"),
-            TenantKind::Okta => format!("00u{n:0>17}"),
-            TenantKind::Oidc => format!("sub-{n:0>12}"),
-        }
-    }
-
-    fn group_id(&self, n: u64) -> String {
-        match self.kind {
-            TenantKind::Okta => format!("00g{n:0>17}"),
-            _ => format!("org_2sim{n:0>22}"),
-        }
-    }
-
-    pub(crate) fn add_user(&mut self, new: NewUser, now_ms: i64) -> Result<User, SimError> {
-        let n = self.next_seq();
-        let id = new.id.unwrap_or_else(|| self.user_id(n));
-        if self.user_index.contains_key(&id) {
-            return Err(SimError::invalid(
-                "id",
-                format!("user `{id}` already exists"),
-            ));
-        }
-        let created = new.created_ms.unwrap_or(now_ms);
-        let user = User {
-            email: new.email.unwrap_or_else(|| format!("user{n}@example.test")),
-            first_name: new.first_name.unwrap_or_else(|| format!("First{n}")),
-            last_name: new.last_name.unwrap_or_else(|| format!("Last{n}")),
-            status: new.status.unwrap_or_default(),
-            created_ms: created,
-            updated_ms: created,
-            id: id.clone(),
-        };
-        self.user_index.insert(id, self.users.len());
-        self.users.push(user.clone());
-        Ok(user)
-    }
-
-    pub(crate) fn patch_user(
-        &mut self,
-        id: &str,
-        patch: UserPatch,
-        now_ms: i64,
-    ) -> Result<User, SimError> {
-        let idx = self.user_idx(id)?;
-        let Some(u) = self.users.get_mut(idx) else {
-            return Err(self.not_found("user", id));
-        };
-        if let Some(v) = patch.email {
-            u.email = v;
-        }
-        if let Some(v) = patch.first_name {
-            u.first_name = v;
-        }
-        if let Some(v) = patch.last_name {
-            u.last_name = v;
-        }
-        if let Some(v) = patch.status {
-            u.status = v;
-        }
-        u.updated_ms = now_ms.max(u.updated_ms + 1);
-        Ok(u.clone())
-    }
-
-    pub(crate) fn delete_user(&mut self, id: &str) -> Result<(), SimError> {
-        self.user_idx(id)?;
-        self.users.retain(|u| u.id != id);
-        self.memberships.retain(|m| m.user_id != id);
-        self.membership_keys.retain(|(_, user)| user != id);
-        self.user_index = self
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.id.clone(), i))
-            .collect();
-        Ok(())
-    }
-
-    pub(crate) fn user_idx(&self, id: &str) -> Result<usize, SimError> {
-        self.user_index
-            .get(id)
-            .copied()
-            .ok_or_else(|| self.not_found("user", id))
-    }
-
-    pub(crate) fn user(&self, id: &str) -> Option<&User> {
-        self.user_index.get(id).and_then(|i| self.users.get(*i))
-    }
-
-    pub(crate) fn group(&self, id: &str) -> Option<&Group> {
-        self.group_index.get(id).and_then(|i| self.groups.get(*i))
-    }
-
-    pub(crate) fn add_group(&mut self, new: NewGroup, now_ms: i64) -> Result<Group, SimError> {
-        let n = self.next_seq();
-        let id = new.id.unwrap_or_else(|| self.group_id(n));
-        if self.group_index.contains_key(&id) {
-            return Err(SimError::invalid(
-                "id",
-                format!("group `{id}` already exists"),
-            ));
-        }
-        let name = new.name.unwrap_or_else(|| format!("Group {n}"));
-        let group = Group {
-            slug: name
-                .to_lowercase()
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
-            description: new.description.unwrap_or_default(),
-            name,
-            created_ms: now_ms,
-            updated_ms: now_ms,
-            id: id.clone(),
-        };
-        self.group_index.insert(id, self.groups.len());
-        self.groups.push(group.clone());
-        Ok(group)
-    }
-
-    pub(crate) fn add_membership(
-        &mut self,
-        group_id: &str,
-        user_id: &str,
-        role: Option<String>,
-        now_ms: i64,
-    ) -> Result<Membership, SimError> {
-        self.user_idx(user_id)?;
-        if self.group(group_id).is_none() {
-            return Err(self.not_found("group", group_id));
-        }
-        if self
-            .membership_keys
-            .contains(&(group_id.to_string(), user_id.to_string()))
-            && let Some(m) = self
-                .memberships
-                .iter()
-                .find(|m| m.group_id == group_id && m.user_id == user_id)
-        {
-            return Ok(m.clone());
-        }
-        let n = self.next_seq();
-        let m = Membership {
-            id: format!("orgmem_2sim{n:0>21}"),
-            group_id: group_id.to_string(),
-            user_id: user_id.to_string(),
-            role: role.unwrap_or_else(|| "org:member".to_string()),
-            created_ms: now_ms,
-        };
-        self.membership_keys
-            .insert((group_id.to_string(), user_id.to_string()));
-        self.memberships.push(m.clone());
-        if let Some(g) = self
-            .group_index
-            .get(group_id)
-            .and_then(|i| self.groups.get_mut(*i))
-        {
-            g.updated_ms = now_ms;
-        }
-        Ok(m)
-    }
-
-    pub(crate) fn remove_membership(
-        &mut self,
-        group_id: &str,
-        user_id: &str,
-    ) -> Result<Membership, SimError> {
-        let pos = self
-            .memberships
-            .iter()
-            .position(|m| m.group_id == group_id && m.user_id == user_id)
-            .ok_or_else(|| self.not_found("membership", &format!("{group_id}/{user_id}")))?;
-        self.membership_keys
-            .remove(&(group_id.to_string(), user_id.to_string()));
-        Ok(self.memberships.remove(pos))
-    }
-
-    pub(crate) fn members_of(&self, group_id: &str) -> Vec<&Membership> {
-        self.memberships
-            .iter()
-            .filter(|m| m.group_id == group_id)
-            .collect()
     }
 
     pub(crate) fn not_found(&self, what: &'static str, id: &str) -> SimError {
@@ -544,6 +384,7 @@ impl Tenant {
             }
             Fault::Slow { delay_ms } => self.faults.slow_ms = delay_ms,
             Fault::FailPage { page, times } => self.faults.fail_page = Some((page, times)),
+            Fault::ExportJobFails { count } => self.faults.failing_exports = count,
             Fault::JwksDown { down } => self.faults.jwks_down = down,
             Fault::Clear => self.faults = Faults::default(),
         }

@@ -14,8 +14,8 @@ use crate::clock::Clock;
 use crate::error::SimError;
 use crate::keys::{KeyInfo, TokenAlg, sign_compact};
 use crate::model::{
-    Auth0Client, Counters, Fault, Group, Membership, NewGroup, NewUser, OktaServiceApp, RateLimit,
-    Tenant, TenantKind, TenantOptions, User, UserPatch,
+    Auth0Client, Counters, ExportTiming, Fault, Group, Membership, NewGroup, NewUser,
+    OktaServiceApp, RateLimit, Tenant, TenantKind, TenantOptions, User, UserPatch,
 };
 
 /// What to put in a minted token. Claims given here override the defaults
@@ -241,7 +241,7 @@ impl SimState {
 
     pub(crate) fn add_user(&self, tenant: &str, new: NewUser) -> Result<User, SimError> {
         let now = self.clock.now_ms();
-        self.with_tenant(tenant, |t| t.add_user(new, now))
+        self.with_tenant(tenant, |t| t.dir.add_user(new, now))
     }
 
     pub(crate) fn update_user(
@@ -251,24 +251,24 @@ impl SimState {
         patch: UserPatch,
     ) -> Result<User, SimError> {
         let now = self.clock.now_ms();
-        self.with_tenant(tenant, |t| t.patch_user(id, patch, now))
+        self.with_tenant(tenant, |t| t.dir.patch_user(id, patch, now))
     }
 
     pub(crate) fn delete_user(&self, tenant: &str, id: &str) -> Result<(), SimError> {
-        self.with_tenant(tenant, |t| t.delete_user(id))
+        self.with_tenant(tenant, |t| t.dir.delete_user(id))
     }
 
     pub(crate) fn users(&self, tenant: &str) -> Result<Vec<User>, SimError> {
-        self.with_tenant(tenant, |t| Ok(t.users.clone()))
+        self.with_tenant(tenant, |t| Ok(t.dir.users().to_vec()))
     }
 
     pub(crate) fn add_group(&self, tenant: &str, new: NewGroup) -> Result<Group, SimError> {
         let now = self.clock.now_ms();
-        self.with_tenant(tenant, |t| t.add_group(new, now))
+        self.with_tenant(tenant, |t| t.dir.add_group(new, now))
     }
 
     pub(crate) fn groups(&self, tenant: &str) -> Result<Vec<Group>, SimError> {
-        self.with_tenant(tenant, |t| Ok(t.groups.clone()))
+        self.with_tenant(tenant, |t| Ok(t.dir.groups().to_vec()))
     }
 
     pub(crate) fn add_membership(
@@ -279,7 +279,9 @@ impl SimState {
         role: Option<String>,
     ) -> Result<Membership, SimError> {
         let now = self.clock.now_ms();
-        self.with_tenant(tenant, |t| t.add_membership(group_id, user_id, role, now))
+        self.with_tenant(tenant, |t| {
+            t.dir.add_membership(group_id, user_id, role, now)
+        })
     }
 
     pub(crate) fn remove_membership(
@@ -288,7 +290,7 @@ impl SimState {
         group_id: &str,
         user_id: &str,
     ) -> Result<Membership, SimError> {
-        self.with_tenant(tenant, |t| t.remove_membership(group_id, user_id))
+        self.with_tenant(tenant, |t| t.dir.remove_membership(group_id, user_id))
     }
 
     pub(crate) fn generate(
@@ -298,32 +300,38 @@ impl SimState {
     ) -> Result<(usize, usize), SimError> {
         let now = self.clock.now_ms();
         self.with_tenant(tenant, |t| {
-            let first_user = t.users.len();
-            let first_group = t.groups.len();
+            let d = &mut t.dir;
+            let first_user = d.users().len();
+            let first_group = d.groups().len();
             for i in 0..spec.users {
                 let back = i64::try_from(spec.users - i).unwrap_or(i64::MAX / 2) * 1000;
                 let new = NewUser {
                     created_ms: Some(now - back),
                     ..NewUser::default()
                 };
-                t.add_user(new, now)?;
+                d.add_user(new, now)?;
             }
             for _ in 0..spec.groups {
-                t.add_group(NewGroup::default(), now)?;
+                d.add_group(NewGroup::default(), now)?;
             }
-            let gids: Vec<String> = t.groups.iter().map(|g| g.id.clone()).collect();
+            let gids: Vec<String> = d.groups().iter().map(|g| g.id.clone()).collect();
             if !gids.is_empty() {
-                let uids: Vec<String> =
-                    t.users[first_user..].iter().map(|u| u.id.clone()).collect();
+                let uids: Vec<String> = d
+                    .users()
+                    .get(first_user..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|u| u.id.clone())
+                    .collect();
                 for (i, uid) in uids.iter().enumerate() {
                     for k in 0..spec.memberships_per_user.min(gids.len()) {
                         if let Some(g) = gids.get((i + k) % gids.len()) {
-                            t.add_membership(g, uid, None, now)?;
+                            d.add_membership(g, uid, None, now)?;
                         }
                     }
                 }
             }
-            Ok((t.users.len() - first_user, t.groups.len() - first_group))
+            Ok((d.users().len() - first_user, d.groups().len() - first_group))
         })
     }
 
@@ -527,6 +535,17 @@ impl SimState {
         self.with_tenant(tenant, |t| {
             t.options.rate_limit = limit;
             t.rate_window = (0, 0);
+            Ok(())
+        })
+    }
+
+    pub(crate) fn set_export_timing(
+        &self,
+        tenant: &str,
+        timing: ExportTiming,
+    ) -> Result<(), SimError> {
+        self.with_tenant(tenant, |t| {
+            t.options.export_timing = Some(timing);
             Ok(())
         })
     }

@@ -1,31 +1,55 @@
 //! Clerk Backend API: secret-key auth (`pk_` refused), `/v1/users` as a bare array with
-//! `/v1/users/count`, organizations and memberships in `{data,total_count}` envelopes.
+//! `/v1/users/count`, organizations and memberships in `{data,total_count}` envelopes. Objects
+//! carry every field Clerk's API reference marks as always present (nulls included).
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Req, json_response, not_found, provider_error, q_u64};
+use std::collections::HashSet;
+
+use super::{Req, json_response, not_found, page_fault, provider_error, q_u64};
+use crate::directory::{Directory, UserOrder};
 use crate::model::{Group, Membership, Tenant, TenantKind, User, UserStatus};
 use crate::state::SimState;
 
 const K: TenantKind = TenantKind::Clerk;
 
+const IMAGE_URL: &str = "https://img.clerk.com/idp-sim";
+
+/// The email's verification: an OTP (`email_code`) verified when the user was created.
+fn email_verification(created_ms: i64) -> Value {
+    json!({
+        "object": "verification_otp", "status": "verified", "strategy": "email_code",
+        "attempts": 1, "expire_at": created_ms + 600_000,
+    })
+}
+
 pub(crate) fn user_json(u: &User) -> Value {
     let suffix = u.id.trim_start_matches("user_");
     let email_id = format!("idn_{suffix}");
     json!({
-        "object": "user", "id": u.id, "first_name": u.first_name, "last_name": u.last_name,
-        "username": null, "image_url": "https://img.clerk.com/idp-sim", "has_image": false,
+        "object": "user", "id": u.id, "external_id": null,
         "primary_email_address_id": email_id, "primary_phone_number_id": null,
-        "email_addresses": [{ "object": "email_address", "id": email_id, "email_address": u.email,
-            "reserved": false, "verification": { "status": "verified", "strategy": "email_code" },
-            "linked_to": [] }],
-        "phone_numbers": [], "web3_wallets": [], "external_accounts": [], "saml_accounts": [],
-        "banned": u.status == UserStatus::Banned, "locked": u.status == UserStatus::LockedOut,
-        "lockout_expires_in_seconds": null, "external_id": null,
+        "primary_web3_wallet_id": null,
+        "username": null, "first_name": u.first_name, "last_name": u.last_name,
+        "image_url": IMAGE_URL, "profile_image_url": IMAGE_URL, "has_image": false,
         "public_metadata": {}, "private_metadata": {}, "unsafe_metadata": {},
-        "last_sign_in_at": null, "last_active_at": null,
+        "email_addresses": [{
+            "object": "email_address", "id": email_id, "email_address": u.email,
+            "reserved": false, "verification": email_verification(u.created_ms),
+            "linked_to": [], "matches_sso_connection": false,
+            "created_at": u.created_ms, "updated_at": u.created_ms,
+        }],
+        "phone_numbers": [], "web3_wallets": [], "passkeys": [],
+        "password_enabled": false, "password_last_updated_at": null,
+        "two_factor_enabled": false, "totp_enabled": false, "backup_code_enabled": false,
+        "mfa_enabled_at": null, "mfa_disabled_at": null,
+        "external_accounts": [], "saml_accounts": [], "enterprise_accounts": [],
+        "last_sign_in_at": null, "last_active_at": null, "legal_accepted_at": null,
+        "banned": u.status == UserStatus::Banned, "locked": u.status == UserStatus::LockedOut,
+        "lockout_expires_in_seconds": null, "verification_attempts_remaining": 100,
+        "delete_self_enabled": true, "create_organization_enabled": true,
         "created_at": u.created_ms, "updated_at": u.updated_ms,
     })
 }
@@ -33,18 +57,20 @@ pub(crate) fn user_json(u: &User) -> Value {
 pub(crate) fn org_json(g: &Group, members: usize) -> Value {
     json!({
         "object": "organization", "id": g.id, "name": g.name, "slug": g.slug,
-        "members_count": members, "max_allowed_memberships": 0, "admin_delete_enabled": true,
-        "public_metadata": {}, "private_metadata": {}, "created_by": null,
+        "image_url": IMAGE_URL, "has_image": false,
+        "members_count": members, "pending_invitations_count": 0,
+        "max_allowed_memberships": 0, "admin_delete_enabled": true,
+        "public_metadata": {}, "private_metadata": {}, "created_by": "",
         "created_at": g.created_ms, "updated_at": g.updated_ms,
     })
 }
 
-pub(crate) fn membership_json(t: &Tenant, m: &Membership) -> Value {
-    let org = t
+pub(crate) fn membership_json(d: &Directory, m: &Membership) -> Value {
+    let org = d
         .group(&m.group_id)
-        .map(|g| org_json(g, t.members_of(&g.id).len()))
+        .map(|g| org_json(g, d.member_count(&g.id)))
         .unwrap_or(Value::Null);
-    let u = t.user(&m.user_id);
+    let u = d.user(&m.user_id);
     json!({
         "object": "organization_membership", "id": m.id, "role": m.role,
         "role_name": if m.role == "org:admin" { "Admin" } else { "Member" },
@@ -52,7 +78,7 @@ pub(crate) fn membership_json(t: &Tenant, m: &Membership) -> Value {
         "public_user_data": {
             "user_id": m.user_id, "identifier": u.map(|u| u.email.clone()),
             "first_name": u.map(|u| u.first_name.clone()), "last_name": u.map(|u| u.last_name.clone()),
-            "image_url": "https://img.clerk.com/idp-sim", "has_image": false,
+            "image_url": IMAGE_URL, "profile_image_url": IMAGE_URL, "has_image": false,
         },
         "public_metadata": {}, "private_metadata": {},
         "created_at": m.created_ms, "updated_at": m.created_ms,
@@ -88,16 +114,8 @@ fn paging(r: &Req) -> Result<(usize, usize), Response> {
     ))
 }
 
-fn page_fault(t: &mut Tenant, limit: usize, offset: usize) -> Option<Response> {
-    let page = u64::try_from(offset / limit.max(1)).unwrap_or(u64::MAX);
-    t.take_page_fault(page).then(|| {
-        provider_error(
-            K,
-            500,
-            "internal_clerk_error",
-            "Oops, an unexpected error occurred",
-        )
-    })
+fn page_no(limit: usize, offset: usize) -> u64 {
+    u64::try_from(offset / limit.max(1)).unwrap_or(u64::MAX)
 }
 
 fn envelope(items: Vec<Value>, total: usize) -> Response {
@@ -105,6 +123,126 @@ fn envelope(items: Vec<Value>, total: usize) -> Response {
         StatusCode::OK,
         &json!({ "data": items, "total_count": total }),
     )
+}
+
+/// Memberships with the given sequence numbers, rendered, `[offset, offset + limit)`.
+fn membership_page(d: &Directory, seqs: &[u64], offset: usize, limit: usize) -> Vec<Value> {
+    seqs.get(offset.min(seqs.len())..offset.saturating_add(limit).min(seqs.len()))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| d.membership(*s))
+        .map(|m| membership_json(d, m))
+        .collect()
+}
+
+/// The `/v1/users` filters of a request.
+struct UserFilter<'a> {
+    ids: Vec<&'a str>,
+    emails: Vec<&'a str>,
+    orgs: Option<HashSet<&'a str>>,
+    banned: Option<bool>,
+    query: Option<String>,
+}
+
+impl<'a> UserFilter<'a> {
+    fn parse(r: &'a Req, d: &'a Directory) -> Self {
+        let orgs = r.q_all("organization_id");
+        let members = (!orgs.is_empty()).then(|| {
+            orgs.iter()
+                .flat_map(|o| d.group_members(o))
+                .filter_map(|s| d.membership(*s))
+                .map(|m| m.user_id.as_str())
+                .collect()
+        });
+        Self {
+            ids: r.q_all("user_id"),
+            emails: r.q_all("email_address"),
+            orgs: members,
+            banned: r.q("banned").map(|b| b == "true"),
+            query: r.q("query").map(str::to_lowercase),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+            && self.emails.is_empty()
+            && self.orgs.is_none()
+            && self.banned.is_none()
+            && self.query.is_none()
+    }
+
+    fn matches(&self, u: &User) -> bool {
+        (self.ids.is_empty() || self.ids.contains(&u.id.as_str()))
+            && (self.emails.is_empty() || self.emails.contains(&u.email.as_str()))
+            && self.orgs.as_ref().is_none_or(|o| o.contains(u.id.as_str()))
+            && self
+                .banned
+                .is_none_or(|b| (u.status == UserStatus::Banned) == b)
+            && self.query.as_ref().is_none_or(|q| {
+                u.email.to_lowercase().contains(q)
+                    || u.first_name.to_lowercase().contains(q)
+                    || u.last_name.to_lowercase().contains(q)
+            })
+    }
+}
+
+fn list_users(t: &mut Tenant, r: &Req, count_only: bool) -> Response {
+    let (limit, offset) = match paging(r) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    if !count_only && let Some(e) = page_fault(t, page_no(limit, offset)) {
+        return e;
+    }
+    let (order, desc) = match r.q("order_by").unwrap_or("-created_at") {
+        "created_at" | "+created_at" => (UserOrder::Created, false),
+        "updated_at" | "+updated_at" => (UserOrder::Updated, false),
+        "-updated_at" => (UserOrder::Updated, true),
+        _ => (UserOrder::Created, true),
+    };
+    let d = &mut t.dir;
+    let unfiltered = UserFilter::parse(r, d).is_empty();
+    if unfiltered {
+        if count_only {
+            let total = d.users().len();
+            return json_response(
+                StatusCode::OK,
+                &json!({ "object": "total_count", "total_count": total }),
+            );
+        }
+        let items: Vec<Value> = d
+            .users_page(order, desc, offset, limit)
+            .into_iter()
+            .map(user_json)
+            .collect();
+        return json_response(StatusCode::OK, &Value::Array(items));
+    }
+    // Filtered listings scan the directory once.
+    let d = &t.dir;
+    let filter = UserFilter::parse(r, d);
+    let mut rows: Vec<&User> = d.users().iter().collect();
+    rows.retain(|u| filter.matches(u));
+    if count_only {
+        return json_response(
+            StatusCode::OK,
+            &json!({ "object": "total_count", "total_count": rows.len() }),
+        );
+    }
+    let key = |u: &&User| match order {
+        UserOrder::Updated => (u.updated_ms, u.id.clone()),
+        _ => (u.created_ms, u.id.clone()),
+    };
+    rows.sort_by_key(key);
+    if desc {
+        rows.reverse();
+    }
+    let items: Vec<Value> = rows
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|u| user_json(u))
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(items))
 }
 
 pub(super) fn api(_st: &SimState, t: &mut Tenant, r: &Req, _now: i64) -> Response {
@@ -141,64 +279,9 @@ pub(super) fn api(_st: &SimState, t: &mut Tenant, r: &Req, _now: i64) -> Respons
     let segs: Vec<&str> = r.rest.trim_start_matches("/v1/").split('/').collect();
     match segs.as_slice() {
         ["jwks"] => json_response(StatusCode::OK, &t.keys.jwks()),
-        ["users"] | ["users", "count"] => {
-            let (limit, offset) = match paging(r) {
-                Ok(p) => p,
-                Err(e) => return e,
-            };
-            if segs.len() == 1
-                && let Some(e) = page_fault(t, limit, offset)
-            {
-                return e;
-            }
-            let ids = r.q_all("user_id");
-            let emails = r.q_all("email_address");
-            let orgs = r.q_all("organization_id");
-            let banned = r.q("banned").map(|b| b == "true");
-            let query = r.q("query").map(str::to_lowercase);
-            let mut rows: Vec<&User> = t
-                .users
-                .iter()
-                .filter(|u| ids.is_empty() || ids.contains(&u.id.as_str()))
-                .filter(|u| emails.is_empty() || emails.contains(&u.email.as_str()))
-                .filter(|u| banned.is_none_or(|b| (u.status == UserStatus::Banned) == b))
-                .filter(|u| {
-                    query.as_ref().is_none_or(|q| {
-                        u.email.to_lowercase().contains(q)
-                            || u.first_name.to_lowercase().contains(q)
-                            || u.last_name.to_lowercase().contains(q)
-                    })
-                })
-                .filter(|u| {
-                    orgs.is_empty()
-                        || t.memberships
-                            .iter()
-                            .any(|m| m.user_id == u.id && orgs.contains(&m.group_id.as_str()))
-                })
-                .collect();
-            if segs.len() == 2 {
-                return json_response(
-                    StatusCode::OK,
-                    &json!({ "object": "total_count", "total_count": rows.len() }),
-                );
-            }
-            match r.q("order_by").unwrap_or("-created_at") {
-                "created_at" | "+created_at" => rows.sort_by_key(|u| (u.created_ms, u.id.clone())),
-                "updated_at" | "+updated_at" => rows.sort_by_key(|u| (u.updated_ms, u.id.clone())),
-                "-updated_at" => {
-                    rows.sort_by_key(|u| std::cmp::Reverse((u.updated_ms, u.id.clone())))
-                }
-                _ => rows.sort_by_key(|u| std::cmp::Reverse((u.created_ms, u.id.clone()))),
-            }
-            let items: Vec<Value> = rows
-                .iter()
-                .skip(offset)
-                .take(limit)
-                .map(|u| user_json(u))
-                .collect();
-            json_response(StatusCode::OK, &Value::Array(items))
-        }
-        ["users", id] => match t.user(id) {
+        ["users"] => list_users(t, r, false),
+        ["users", "count"] => list_users(t, r, true),
+        ["users", id] => match t.dir.user(id) {
             Some(u) => json_response(StatusCode::OK, &user_json(u)),
             None => not_found(K, id),
         },
@@ -207,35 +290,36 @@ pub(super) fn api(_st: &SimState, t: &mut Tenant, r: &Req, _now: i64) -> Respons
                 Ok(p) => p,
                 Err(e) => return e,
             };
-            let ms: Vec<&Membership> = t.memberships.iter().filter(|m| m.user_id == *id).collect();
-            let items = ms
-                .iter()
-                .skip(offset)
-                .take(limit)
-                .map(|m| membership_json(t, m))
-                .collect();
-            envelope(items, ms.len())
+            if let Some(e) = page_fault(t, page_no(limit, offset)) {
+                return e;
+            }
+            let d = &t.dir;
+            let seqs = d.user_memberships(id);
+            envelope(membership_page(d, seqs, offset, limit), seqs.len())
         }
         ["organizations"] => {
             let (limit, offset) = match paging(r) {
                 Ok(p) => p,
                 Err(e) => return e,
             };
-            if let Some(e) = page_fault(t, limit, offset) {
+            if let Some(e) = page_fault(t, page_no(limit, offset)) {
                 return e;
             }
-            let mut gs: Vec<&Group> = t.groups.iter().collect();
-            gs.sort_by_key(|g| std::cmp::Reverse((g.created_ms, g.id.clone())));
-            let items = gs
-                .iter()
-                .skip(offset)
-                .take(limit)
-                .map(|g| org_json(g, t.members_of(&g.id).len()))
+            let d = &mut t.dir;
+            let total = d.groups().len();
+            let page: Vec<Group> = d
+                .groups_newest_first(offset, limit)
+                .into_iter()
+                .cloned()
                 .collect();
-            envelope(items, gs.len())
+            let items = page
+                .iter()
+                .map(|g| org_json(g, d.member_count(&g.id)))
+                .collect();
+            envelope(items, total)
         }
-        ["organizations", id] => match t.group(id) {
-            Some(g) => json_response(StatusCode::OK, &org_json(g, t.members_of(id).len())),
+        ["organizations", id] => match t.dir.group(id) {
+            Some(g) => json_response(StatusCode::OK, &org_json(g, t.dir.member_count(id))),
             None => not_found(K, id),
         },
         ["organizations", id, "memberships"] => list_memberships(t, r, Some(id)),
@@ -246,7 +330,7 @@ pub(super) fn api(_st: &SimState, t: &mut Tenant, r: &Req, _now: i64) -> Respons
 
 fn list_memberships(t: &mut Tenant, r: &Req, org: Option<&str>) -> Response {
     if let Some(o) = org
-        && t.group(o).is_none()
+        && t.dir.group(o).is_none()
     {
         return not_found(K, o);
     }
@@ -254,19 +338,24 @@ fn list_memberships(t: &mut Tenant, r: &Req, org: Option<&str>) -> Response {
         Ok(p) => p,
         Err(e) => return e,
     };
-    if let Some(e) = page_fault(t, limit, offset) {
+    if let Some(e) = page_fault(t, page_no(limit, offset)) {
         return e;
     }
-    let ms: Vec<&Membership> = t
-        .memberships
-        .iter()
-        .filter(|m| org.is_none_or(|o| m.group_id == o))
-        .collect();
-    let items = ms
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|m| membership_json(t, m))
-        .collect();
-    envelope(items, ms.len())
+    let d = &t.dir;
+    match org {
+        Some(o) => {
+            let seqs = d.group_members(o);
+            envelope(membership_page(d, seqs, offset, limit), seqs.len())
+        }
+        None => {
+            let all = d.memberships();
+            let items = all
+                .get(offset.min(all.len())..offset.saturating_add(limit).min(all.len()))
+                .unwrap_or_default()
+                .iter()
+                .map(|m| membership_json(d, m))
+                .collect();
+            envelope(items, all.len())
+        }
+    }
 }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::error::SimError;
 use crate::keys::TokenAlg;
-use crate::model::{Fault, NewGroup, NewUser, RateLimit, TenantKind, TenantOptions, UserPatch};
+use crate::model::{
+    ExportTiming, Fault, NewGroup, NewUser, RateLimit, TenantKind, TenantOptions, UserPatch,
+};
 use crate::state::{GenerateSpec, SimState, TokenSpec};
 use crate::webhooks::{self, LogStreamFormat, WebhookTarget};
 
@@ -133,6 +135,7 @@ pub(crate) fn router() -> Router<Arc<SimState>> {
         .route("/tenants/{t}/clients/okta", post(okta_app))
         .route("/tenants/{t}/faults", post(fault))
         .route("/tenants/{t}/rate-limit", put(rate_limit))
+        .route("/tenants/{t}/export-timing", put(export_timing))
         .route(
             "/tenants/{t}/counters",
             get(counters).delete(reset_counters),
@@ -225,6 +228,10 @@ async fn fault(State(st): St, Path(t): Path<String>, Json(b): Json<Fault>) -> Re
 }
 async fn rate_limit(State(st): St, Path(t): Path<String>, Json(b): Json<Option<RateLimit>>) -> Res {
     st.set_rate_limit(&t, b)?;
+    ok(json!({"ok": true}))
+}
+async fn export_timing(State(st): St, Path(t): Path<String>, Json(b): Json<ExportTiming>) -> Res {
+    st.set_export_timing(&t, b)?;
     ok(json!({"ok": true}))
 }
 async fn counters(State(st): St, Path(t): Path<String>) -> Res {

@@ -143,7 +143,7 @@ pub(crate) fn oauth_error(status: u16, error: &str, description: &str) -> Respon
     )
 }
 
-fn server_error(kind: TenantKind, status: u16) -> Response {
+pub(crate) fn server_error(kind: TenantKind, status: u16) -> Response {
     match kind {
         TenantKind::Okta => provider_error(kind, status, "E0000009", "Internal Server Error"),
         TenantKind::Clerk => provider_error(
@@ -254,6 +254,8 @@ pub(crate) enum Area {
     Api,
     /// Authenticated but not rate limited (Clerk `GET /v1/jwks`).
     ApiUnlimited,
+    /// A pre-signed file download (Auth0 users-export `location`): no bearer, no rate limit.
+    Download,
     Unknown,
 }
 
@@ -268,6 +270,9 @@ fn classify(kind: TenantKind, method: &Method, rest: &str) -> Area {
         TenantKind::Auth0 if rest == "/.well-known/jwks.json" => Area::Jwks,
         TenantKind::Auth0 if rest == "/oauth/token" && post => Area::Token,
         TenantKind::Auth0 if rest.starts_with("/api/v2/") => Area::Api,
+        TenantKind::Auth0 if rest.starts_with("/exports/") && method == Method::GET => {
+            Area::Download
+        }
         TenantKind::Clerk if rest == "/.well-known/jwks.json" => Area::Jwks,
         TenantKind::Clerk if rest == "/v1/jwks" => Area::ApiUnlimited,
         TenantKind::Clerk if rest.starts_with("/v1/") => Area::Api,
@@ -327,7 +332,7 @@ async fn tenant_dispatch(State(st): State<Arc<SimState>>, req: Request) -> Respo
         Area::Token => t.counters.token_requests += 1,
         Area::Api => t.counters.api_requests += 1,
         Area::ApiUnlimited => t.counters.jwks_fetches += 1,
-        Area::Unknown => {}
+        Area::Download | Area::Unknown => {}
     }
     if t.faults.burst > 0 {
         t.faults.burst -= 1;
@@ -344,6 +349,7 @@ async fn tenant_dispatch(State(st): State<Arc<SimState>>, req: Request) -> Respo
             oidc::jwks(&st, t, &r.rest)
         }
         Area::ApiUnlimited => clerk::api(&st, t, &r, now_s),
+        Area::Download => auth0::download(t, &r),
         Area::Token | Area::Api => {
             let d = rate_check(t, now_s);
             let mut resp = if d.limited {
@@ -377,6 +383,11 @@ pub(crate) fn not_found(kind: TenantKind, what: &str) -> Response {
         TenantKind::Clerk => provider_error(kind, 404, "resource_not_found", "Resource not found"),
         _ => provider_error(kind, 404, "not_found", &format!("Not Found: {what}")),
     }
+}
+
+/// The injected `fail_page` answer for page `page` of a listing, if that page is the faulty one.
+pub(crate) fn page_fault(t: &mut Tenant, page: u64) -> Option<Response> {
+    t.take_page_fault(page).then(|| server_error(t.kind, 500))
 }
 
 /// Parses a non-negative integer query parameter.

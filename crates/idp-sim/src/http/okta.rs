@@ -1,6 +1,7 @@
 //! Okta: `private_key_jwt` client-credentials token endpoint (assertion verified against the
 //! app's registered public keys), and `/api/v1/users`, `/api/v1/groups`, group members with
-//! `Link: rel="next"` cursors; DEPROVISIONED hidden unless a filter/search asks for them.
+//! `Link: rel="next"` opaque cursors (absent on the last page); DEPROVISIONED hidden unless a
+//! filter/search asks for them.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -8,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::{Req, field, json_response, not_found, oauth_error, provider_error, q_u64};
+use super::{Req, field, json_response, not_found, oauth_error, page_fault, provider_error, q_u64};
 use crate::clock::{iso_ms, parse_iso_ms};
 use crate::model::{IssuedToken, Tenant, TenantKind, User, UserStatus};
 use crate::state::{SimState, TokenSpec};
@@ -174,24 +175,39 @@ pub(super) fn token(st: &SimState, t: &mut Tenant, r: &Req, now: i64) -> Respons
 }
 
 pub(crate) fn user_json(base: &str, u: &User) -> Value {
+    let status = u.status.okta();
+    let activated = (status != "STAGED").then(|| iso_ms(u.created_ms));
+    let status_changed = (u.updated_ms != u.created_ms).then(|| iso_ms(u.updated_ms));
     json!({
-        "id": u.id, "status": u.status.okta(), "created": iso_ms(u.created_ms), "activated": null,
-        "statusChanged": if u.updated_ms != u.created_ms { json!(iso_ms(u.updated_ms)) } else { Value::Null },
-        "lastLogin": null, "lastUpdated": iso_ms(u.updated_ms), "passwordChanged": null,
+        "id": u.id, "status": status, "created": iso_ms(u.created_ms), "activated": activated,
+        "statusChanged": status_changed, "lastLogin": null, "lastUpdated": iso_ms(u.updated_ms),
+        "passwordChanged": null,
         "type": { "id": "oty00000000000000000" },
         "profile": { "login": u.email, "email": u.email, "firstName": u.first_name, "lastName": u.last_name,
                      "secondEmail": null, "mobilePhone": null },
-        "credentials": { "password": {}, "provider": { "type": "OKTA", "name": "OKTA" } },
+        "credentials": {
+            "password": {},
+            "emails": [{ "value": u.email, "status": "VERIFIED", "type": "PRIMARY" }],
+            "provider": { "type": "OKTA", "name": "OKTA" },
+        },
         "_links": { "self": { "href": format!("{base}/api/v1/users/{}", u.id) } },
     })
 }
 
 fn group_json(base: &str, g: &crate::model::Group) -> Value {
+    let href = format!("{base}/api/v1/groups/{}", g.id);
     json!({
         "id": g.id, "created": iso_ms(g.created_ms), "lastUpdated": iso_ms(g.created_ms),
         "lastMembershipUpdated": iso_ms(g.updated_ms), "objectClass": ["okta:user_group"], "type": "OKTA_GROUP",
         "profile": { "name": g.name, "description": g.description },
-        "_links": { "users": { "href": format!("{base}/api/v1/groups/{}/users", g.id) } },
+        "_links": {
+            "logo": [
+                { "name": "medium", "href": "https://ok12static.oktacdn.com/assets/img/logos/groups/okta-medium.png", "type": "image/png" },
+                { "name": "large", "href": "https://ok12static.oktacdn.com/assets/img/logos/groups/okta-large.png", "type": "image/png" },
+            ],
+            "users": { "href": format!("{href}/users") },
+            "apps": { "href": format!("{href}/apps") },
+        },
     })
 }
 
@@ -241,7 +257,33 @@ fn parse_filter(expr: &str) -> Option<Pred> {
     }))
 }
 
-fn links(r: &Req, base: &str, path: &str, next: Option<(&str, u64)>) -> Vec<HeaderValue> {
+/// Opaque `after` cursor: the sequence number of the last row returned and the number of
+/// the page it leads to (so `fail_page` can count pages of a cursor walk).
+fn cursor(seq: u64, page: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{seq}.{page}"))
+}
+
+/// `(last seq, page number)` of the request's `after`, `(None, 0)` on a first page.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the ready HTTP answer"
+)]
+fn after(r: &Req) -> Result<(Option<u64>, u64), Response> {
+    let Some(a) = r.q("after") else {
+        return Ok((None, 0));
+    };
+    URL_SAFE_NO_PAD
+        .decode(a)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let (seq, page) = s.split_once('.')?;
+            Some((Some(seq.parse().ok()?), page.parse().ok()?))
+        })
+        .ok_or_else(|| provider_error(K, 400, "E0000031", "Invalid after cursor."))
+}
+
+fn links(r: &Req, base: &str, path: &str, next: Option<(String, u64)>) -> Vec<HeaderValue> {
     let mut out = Vec::new();
     let self_q = if r.raw_query.is_empty() {
         String::new()
@@ -253,7 +295,7 @@ fn links(r: &Req, base: &str, path: &str, next: Option<(&str, u64)>) -> Vec<Head
     }
     if let Some((after, limit)) = next {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("after", after)
+        q.append_pair("after", &after)
             .append_pair("limit", &limit.to_string());
         for k in ["filter", "search"] {
             if let Some(v) = r.q(k) {
@@ -341,113 +383,127 @@ pub(super) fn api(st: &SimState, t: &mut Tenant, r: &Req, now: i64) -> Response 
         return not_found(K, &r.rest);
     }
     match segs.as_slice() {
-        ["users"] => {
-            let lim = match limit(r, 200, 200) {
-                Ok(l) => l,
-                Err(e) => return e,
-            };
-            let expr = r.q("filter").or(r.q("search"));
-            let pred: Pred = match expr {
-                Some(e) => match parse_filter(e) {
-                    Some(p) => p,
-                    None => return provider_error(K, 400, "E0000031", "Invalid search criteria."),
-                },
-                None => Box::new(|u: &User| u.status != UserStatus::Deprovisioned),
-            };
-            let start = match r.q("after") {
-                None => 0,
-                Some(a) => match t.user_index.get(a) {
-                    Some(i) => i + 1,
-                    None => return provider_error(K, 400, "E0000031", "Invalid after cursor."),
-                },
-            };
-            if t.take_page_fault(u64::try_from(start).unwrap_or(0) / lim) {
-                return provider_error(K, 500, "E0000009", "Internal Server Error");
-            }
-            let take = usize::try_from(lim).unwrap_or(200);
-            let page: Vec<&User> = t
-                .users
-                .iter()
-                .skip(start)
-                .filter(|u| pred(u))
-                .take(take)
-                .collect();
-            let next = (page.len() == take)
-                .then(|| page.last().map(|u| u.id.as_str()))
-                .flatten();
-            let items = page.iter().map(|u| user_json(&base, u)).collect();
-            page_response(
-                items,
-                links(r, &base, "/api/v1/users", next.map(|n| (n, lim))),
-            )
-        }
-        ["users", id] => match t
-            .user(id)
-            .or_else(|| t.users.iter().find(|u| u.email == *id))
-        {
+        ["users"] => list_users(t, r, &base),
+        ["users", id] => match t.dir.user(id).or_else(|| t.dir.user_by_email(id)) {
             Some(u) => json_response(StatusCode::OK, &user_json(&base, u)),
             None => not_found(K, &format!("{id} (User)")),
         },
-        ["groups"] => {
-            let lim = match limit(r, 10_000, 10_000) {
-                Ok(l) => l,
-                Err(e) => return e,
-            };
-            let start = match r.q("after") {
-                None => 0,
-                Some(a) => match t.group_index.get(a) {
-                    Some(i) => i + 1,
-                    None => return provider_error(K, 400, "E0000031", "Invalid after cursor."),
-                },
-            };
-            let take = usize::try_from(lim).unwrap_or(10_000);
-            let page: Vec<_> = t.groups.iter().skip(start).take(take).collect();
-            let next = (page.len() == take)
-                .then(|| page.last().map(|g| g.id.as_str()))
-                .flatten();
-            let items = page.iter().map(|g| group_json(&base, g)).collect();
-            page_response(
-                items,
-                links(r, &base, "/api/v1/groups", next.map(|n| (n, lim))),
-            )
-        }
-        ["groups", id] => match t.group(id) {
+        ["groups"] => list_groups(t, r, &base),
+        ["groups", id] => match t.dir.group(id) {
             Some(g) => json_response(StatusCode::OK, &group_json(&base, g)),
             None => not_found(K, &format!("{id} (UserGroup)")),
         },
-        ["groups", id, "users"] => {
-            if t.group(id).is_none() {
-                return not_found(K, &format!("{id} (UserGroup)"));
-            }
-            let lim = match limit(r, 1000, 1000) {
-                Ok(l) => l,
-                Err(e) => return e,
-            };
-            let members: Vec<String> = t.members_of(id).iter().map(|m| m.user_id.clone()).collect();
-            let start = match r.q("after") {
-                None => 0,
-                Some(a) => match members.iter().position(|m| m == a) {
-                    Some(i) => i + 1,
-                    None => return provider_error(K, 400, "E0000031", "Invalid after cursor."),
-                },
-            };
-            if t.take_page_fault(u64::try_from(start).unwrap_or(0) / lim) {
-                return provider_error(K, 500, "E0000009", "Internal Server Error");
-            }
-            let take = usize::try_from(lim).unwrap_or(1000);
-            let page: Vec<&User> = members
-                .iter()
-                .skip(start)
-                .take(take)
-                .filter_map(|m| t.user(m))
-                .collect();
-            let next = (page.len() == take)
-                .then(|| page.last().map(|u| u.id.as_str()))
-                .flatten();
-            let items = page.iter().map(|u| user_json(&base, u)).collect();
-            let path = format!("/api/v1/groups/{id}/users");
-            page_response(items, links(r, &base, &path, next.map(|n| (n, lim))))
-        }
+        ["groups", id, "users"] => list_group_users(t, r, &base, id),
         _ => not_found(K, &r.rest),
     }
+}
+
+/// `GET /api/v1/users`: DEPROVISIONED users only when a `filter`/`search` asks; the scan
+/// resumes at the cursor and stops one match past the page (to know whether `next` exists).
+fn list_users(t: &mut Tenant, r: &Req, base: &str) -> Response {
+    let lim = match limit(r, 200, 200) {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    let expr = r.q("filter").or(r.q("search"));
+    let pred: Pred = match expr {
+        Some(e) => match parse_filter(e) {
+            Some(p) => p,
+            None => return provider_error(K, 400, "E0000031", "Invalid search criteria."),
+        },
+        None => Box::new(|u: &User| u.status != UserStatus::Deprovisioned),
+    };
+    let (last, page_no) = match after(r) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    if let Some(e) = page_fault(t, page_no) {
+        return e;
+    }
+    let d = &t.dir;
+    let start = last.map_or(0, |s| d.user_pos_after(s));
+    let take = usize::try_from(lim).unwrap_or(200);
+    let mut matching = d
+        .users()
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| pred(u));
+    let page: Vec<(usize, &User)> = matching.by_ref().take(take).collect();
+    let more = matching.next().is_some();
+    let next = page
+        .last()
+        .filter(|_| more)
+        .and_then(|(i, _)| d.user_seq_at(start + i))
+        .map(|seq| (cursor(seq, page_no + 1), lim));
+    let items = page.iter().map(|(_, u)| user_json(base, u)).collect();
+    page_response(items, links(r, base, "/api/v1/users", next))
+}
+
+fn list_groups(t: &mut Tenant, r: &Req, base: &str) -> Response {
+    let lim = match limit(r, 10_000, 10_000) {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    let (last, page_no) = match after(r) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    if let Some(e) = page_fault(t, page_no) {
+        return e;
+    }
+    let d = &t.dir;
+    let all = d.groups();
+    let start = last.map_or(0, |s| d.group_pos_after(s)).min(all.len());
+    let end = start
+        .saturating_add(usize::try_from(lim).unwrap_or(10_000))
+        .min(all.len());
+    let next = (end < all.len())
+        .then(|| d.group_seq_at(end - 1))
+        .flatten()
+        .map(|seq| (cursor(seq, page_no + 1), lim));
+    let items = all
+        .get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|g| group_json(base, g))
+        .collect();
+    page_response(items, links(r, base, "/api/v1/groups", next))
+}
+
+fn list_group_users(t: &mut Tenant, r: &Req, base: &str, id: &str) -> Response {
+    if t.dir.group(id).is_none() {
+        return not_found(K, &format!("{id} (UserGroup)"));
+    }
+    let lim = match limit(r, 1000, 1000) {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    let (last, page_no) = match after(r) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    if let Some(e) = page_fault(t, page_no) {
+        return e;
+    }
+    let d = &t.dir;
+    let seqs = d.group_members(id);
+    let start = last.map_or(0, |s| seqs.partition_point(|x| *x <= s));
+    let end = start
+        .saturating_add(usize::try_from(lim).unwrap_or(1000))
+        .min(seqs.len());
+    let page = seqs.get(start..end).unwrap_or_default();
+    let next = (end < seqs.len())
+        .then(|| page.last())
+        .flatten()
+        .map(|seq| (cursor(*seq, page_no + 1), lim));
+    let items = page
+        .iter()
+        .filter_map(|s| d.membership(*s))
+        .filter_map(|m| d.user(&m.user_id))
+        .map(|u| user_json(base, u))
+        .collect();
+    let path = format!("/api/v1/groups/{id}/users");
+    page_response(items, links(r, base, &path, next))
 }

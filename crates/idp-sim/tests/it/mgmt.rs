@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::{client, sim_with};
 
-async fn auth0_token(sim: &IdpSim, t: &str) -> String {
+pub(crate) async fn auth0_token(sim: &IdpSim, t: &str) -> String {
     let info = sim.tenant(t).unwrap();
     let c = sim.register_auth0_client(t, &["read:users"]).unwrap();
     let resp: Value = client()
@@ -237,12 +237,12 @@ async fn clerk_429_carries_retry_after_and_reset_is_honoured() {
     );
 }
 
-struct OktaKey {
+pub(crate) struct OktaKey {
     pkcs8: Vec<u8>,
-    jwk: Value,
+    pub(crate) jwk: Value,
 }
 
-fn okta_key(kid: &str) -> OktaKey {
+pub(crate) fn okta_key(kid: &str) -> OktaKey {
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
     let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref()).unwrap();
@@ -254,7 +254,7 @@ fn okta_key(kid: &str) -> OktaKey {
     }
 }
 
-fn assertion(key: &OktaKey, kid: &str, client_id: &str, aud: &str, now: i64) -> String {
+pub(crate) fn assertion(key: &OktaKey, kid: &str, client_id: &str, aud: &str, now: i64) -> String {
     let mut h = Header::new(Algorithm::ES256);
     h.kid = Some(kid.into());
     let claims = json!({"iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + 300,
@@ -262,7 +262,7 @@ fn assertion(key: &OktaKey, kid: &str, client_id: &str, aud: &str, now: i64) -> 
     encode(&h, &claims, &EncodingKey::from_ec_der(&key.pkcs8)).unwrap()
 }
 
-async fn okta_token(url: &str, assertion: &str, scope: &str) -> reqwest::Response {
+pub(crate) async fn okta_token(url: &str, assertion: &str, scope: &str) -> reqwest::Response {
     client()
         .post(url)
         .form(&[
