@@ -8,6 +8,7 @@
 pub mod apps;
 pub mod audit;
 pub mod audit_chain;
+pub mod directory;
 pub mod directory_runs;
 pub mod error;
 pub mod grants;
@@ -29,7 +30,11 @@ pub use audit::{
     AppendOutcome, AuditEvent, AuditQuery, AuditStore, ChainVerification, GENESIS_HASH,
     NewAuditEvent,
 };
-pub use directory_runs::{DirectoryRun, DirectoryRunStore, RunCounts, RunOutcome, RunState};
+pub use directory::DirectorySyncStore;
+pub use directory_runs::{
+    DirectoryRun, DirectoryRunStore, Removal, RunCounts, RunOutcome, RunState, RunTrigger,
+    SyncCandidate,
+};
 pub use error::{StoreError, StoreResult};
 pub use grants::{Grant, GrantStore, NewGrant, RevokedBy};
 pub use groups::{Group, GroupStore, GroupUpsert, Membership, MembershipDiff};
@@ -61,6 +66,7 @@ pub trait Store:
     + GroupStore
     + GrantStore
     + DirectoryRunStore
+    + DirectorySyncStore
     + AuditStore
     + ProcessedEvents
     + OutboxStore
@@ -77,6 +83,7 @@ impl<T> Store for T where
         + GroupStore
         + GrantStore
         + DirectoryRunStore
+        + DirectorySyncStore
         + AuditStore
         + ProcessedEvents
         + OutboxStore

@@ -94,7 +94,7 @@ pub struct OutboxBacklog {
 pub type Effects<'a, T> = &'a (dyn Fn(&T) -> Vec<OutboxMessage> + Send + Sync);
 
 /// No side effects: `&no_effects` where an [`Effects`] is asked for.
-pub fn no_effects<T>(_: &T) -> Vec<OutboxMessage> {
+pub fn no_effects<T: ?Sized>(_: &T) -> Vec<OutboxMessage> {
     Vec::new()
 }
 

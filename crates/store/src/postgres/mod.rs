@@ -3,6 +3,7 @@
 
 mod apps;
 mod audit;
+mod directory;
 mod directory_runs;
 mod grants;
 mod groups;

@@ -16,6 +16,8 @@ use crate::error::{StoreError, StoreResult};
 use crate::outbox::Effects;
 use crate::users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
 
+#[macro_export]
+#[doc(hidden)]
 macro_rules! user_columns {
     () => {
         "id, app_id, idp_id, external_id, email, display_name, status, state_version, created_at, updated_at"
@@ -211,7 +213,7 @@ fn upserted_from_row(row: &PgRow) -> StoreResult<UpsertedUser> {
 
 impl PgStore {
     /// The batched upsert on `conn` (a pooled connection or the caller's transaction).
-    async fn upsert_users_on(
+    pub(crate) async fn upsert_users_on(
         &self,
         conn: &mut PgConnection,
         app: AppId,

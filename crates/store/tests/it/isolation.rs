@@ -64,7 +64,11 @@ async fn app_isolation_rows_of_app_a_are_never_returned_or_touched_through_app_b
     s.put_secret(a, idp_a, SecretPurpose::WebhookSecret, &secret)
         .await
         .unwrap();
-    let run_a = s.start_run(a, idp_a, Duration::hours(1)).await.unwrap();
+    let run_a = s
+        .request_run(a, idp_a, alter_store::RunTrigger::Admin, false)
+        .await
+        .unwrap()
+        .0;
     s.append_audit_events(
         a,
         &[NewAuditEvent {
@@ -183,7 +187,8 @@ async fn app_isolation_rows_of_app_a_are_never_returned_or_touched_through_app_b
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        s.start_run(b, idp_a, Duration::hours(1)).await,
+        s.request_run(b, idp_a, alter_store::RunTrigger::Admin, false)
+            .await,
         Err(StoreError::NotFound { .. })
     ));
     // B cannot upsert users under A's IDP, nor bind B's grants or memberships to A's rows.

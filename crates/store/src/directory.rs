@@ -1,0 +1,68 @@
+//! What directory sync reads and writes beyond single users and groups (R-DIR-02..04):
+//! batched writes with their side effects, and the stored side of a listing paged in
+//! external-ID order so a complete listing can be compared with it in flat memory.
+
+use alter_core::{AppId, ExternalGroupId, ExternalUserId, GroupId, IdpId, UserId, UserStatus};
+use async_trait::async_trait;
+
+use crate::error::StoreResult;
+use crate::outbox::Effects;
+use crate::users::{UpsertedUser, User, UserUpsert};
+
+/// Directory sync's view of the store.
+#[async_trait]
+pub trait DirectorySyncStore: Send + Sync {
+    /// The IDP's users among `ids` (those that exist), for a dry run.
+    async fn users_by_external_ids(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        ids: &[ExternalUserId],
+    ) -> StoreResult<Vec<User>>;
+    /// [`crate::UserStore::upsert_users_batch`] with its side effects (audit records,
+    /// invalidations) in the same transaction; `effects` sees every result and is called
+    /// once.
+    async fn upsert_users_batch_with(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        users: &[UserUpsert],
+        effects: Effects<'_, [UpsertedUser]>,
+    ) -> StoreResult<Vec<UpsertedUser>>;
+    /// Adds the group's memberships of the listed users of the IDP (source
+    /// `directory_sync`; unknown users are skipped), with side effects for the users added,
+    /// in one transaction. Returns the users added.
+    async fn add_group_members_with(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        group: GroupId,
+        users: &[ExternalUserId],
+        effects: Effects<'_, [UserId]>,
+    ) -> StoreResult<Vec<UserId>>;
+    /// How many of the listed users of the IDP are not yet members of the group (a dry run).
+    async fn count_missing_members(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        group: GroupId,
+        users: &[ExternalUserId],
+    ) -> StoreResult<i64>;
+    /// The IDP's users that are not deprovisioned, in external-ID order after `after`.
+    async fn page_idp_users(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        after: Option<&ExternalUserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ExternalUserId, UserStatus)>>;
+    /// The memberships of the IDP's users in live groups, in (user, group) external-ID order
+    /// after `after`.
+    async fn page_idp_memberships(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        after: Option<(&ExternalUserId, &ExternalGroupId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ExternalUserId, ExternalGroupId)>>;
+}

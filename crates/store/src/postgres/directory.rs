@@ -1,0 +1,167 @@
+//! Directory sync's batched writes and ordered reads over PostgreSQL.
+
+use alter_core::{AppId, ExternalGroupId, ExternalUserId, GroupId, IdpId, UserId, UserStatus};
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::users::user_from_row;
+use super::{PgStore, corrupt, page_limit};
+use crate::directory::DirectorySyncStore;
+use crate::error::StoreResult;
+use crate::outbox::Effects;
+use crate::users::{UpsertedUser, User, UserUpsert};
+
+#[async_trait]
+impl DirectorySyncStore for PgStore {
+    async fn users_by_external_ids(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        ids: &[ExternalUserId],
+    ) -> StoreResult<Vec<User>> {
+        let ids: Vec<&str> = ids.iter().map(ExternalUserId::as_str).collect();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            crate::user_columns!(),
+            " FROM users WHERE app_id = $1 AND idp_id = $2 AND external_id = ANY($3::text[])"
+        ))
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn upsert_users_batch_with(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        users: &[UserUpsert],
+        effects: Effects<'_, [UpsertedUser]>,
+    ) -> StoreResult<Vec<UpsertedUser>> {
+        let mut tx = self.pool.begin().await?;
+        let upserted = self.upsert_users_on(&mut tx, app, idp, users).await?;
+        let messages = effects(&upserted);
+        self.commit_with(tx, messages).await?;
+        Ok(upserted)
+    }
+
+    async fn add_group_members_with(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        group: GroupId,
+        users: &[ExternalUserId],
+        effects: Effects<'_, [UserId]>,
+    ) -> StoreResult<Vec<UserId>> {
+        let ids: Vec<&str> = users.iter().map(ExternalUserId::as_str).collect();
+        let mut tx = self.pool.begin().await?;
+        let added: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO memberships (app_id, user_id, group_id, source) \
+             SELECT $1, u.id, $3, 'directory_sync' FROM users u \
+             WHERE u.app_id = $1 AND u.idp_id = $2 AND u.external_id = ANY($4::text[]) \
+             ON CONFLICT DO NOTHING RETURNING user_id",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(group.as_uuid())
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let added: Vec<UserId> = added.into_iter().map(UserId::from_uuid).collect();
+        let messages = if added.is_empty() {
+            Vec::new()
+        } else {
+            effects(&added)
+        };
+        self.commit_with(tx, messages).await?;
+        Ok(added)
+    }
+
+    async fn count_missing_members(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        group: GroupId,
+        users: &[ExternalUserId],
+    ) -> StoreResult<i64> {
+        let ids: Vec<&str> = users.iter().map(ExternalUserId::as_str).collect();
+        let missing: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users u WHERE u.app_id = $1 AND u.idp_id = $2 \
+             AND u.external_id = ANY($4::text[]) AND NOT EXISTS (SELECT 1 FROM memberships m \
+                 WHERE m.app_id = $1 AND m.user_id = u.id AND m.group_id = $3)",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(group.as_uuid())
+        .bind(ids)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(missing)
+    }
+
+    async fn page_idp_users(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        after: Option<&ExternalUserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ExternalUserId, UserStatus)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT external_id, status FROM users WHERE app_id = $1 AND idp_id = $2 \
+             AND status <> 'deprovisioned' AND ($3::text IS NULL OR external_id > $3) \
+             ORDER BY external_id LIMIT $4",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(after.map(ExternalUserId::as_str))
+        .bind(page_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(external, status)| {
+                Ok((
+                    ExternalUserId::parse("users.external_id", &external)
+                        .map_err(corrupt("user external ID"))?,
+                    UserStatus::parse("users.status", &status).map_err(corrupt("user status"))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn page_idp_memberships(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        after: Option<(&ExternalUserId, &ExternalGroupId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ExternalUserId, ExternalGroupId)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT u.external_id, g.external_id FROM memberships m \
+             JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id \
+             JOIN groups g ON g.app_id = m.app_id AND g.id = m.group_id \
+             WHERE m.app_id = $1 AND u.idp_id = $2 AND g.deleted_at IS NULL \
+             AND u.status <> 'deprovisioned' \
+             AND ($3::text IS NULL OR (u.external_id, g.external_id) > ($3, $4)) \
+             ORDER BY u.external_id, g.external_id LIMIT $5",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(after.map(|(u, _)| u.as_str()))
+        .bind(after.map(|(_, g)| g.as_str()))
+        .bind(page_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(user, group)| {
+                Ok((
+                    ExternalUserId::parse("users.external_id", &user)
+                        .map_err(corrupt("user external ID"))?,
+                    ExternalGroupId::parse("groups.external_id", &group)
+                        .map_err(corrupt("group external ID"))?,
+                ))
+            })
+            .collect()
+    }
+}
