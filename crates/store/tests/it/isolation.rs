@@ -4,7 +4,7 @@ use alter_core::{EventId, EventSource, IdpKind, Principal};
 use alter_store::{
     AuditQuery, NewAuditEvent, NewGrant, RevokedBy, SealedSecret, SecretPurpose, StoreError,
 };
-use chrono::{Duration, Utc};
+use chrono::Utc;
 
 use crate::support::{TestStore, ext_group, ext_user};
 
