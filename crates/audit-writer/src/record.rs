@@ -57,6 +57,7 @@ mod tests {
             source: EventSource::Jwt,
             occurred_at: Utc::now(),
             kind,
+            cause: None,
         }
     }
 

@@ -23,6 +23,10 @@ pub struct AuditRecord {
     pub source: EventSource,
     pub occurred_at: DateTime<Utc>,
     pub kind: AuditKind,
+    /// What caused it, when more than its source says: the provider's event ID (a webhook)
+    /// or `directory run <run ID>` (directory sync, R-DIR-06).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// What the record is about.
@@ -106,6 +110,7 @@ impl AuditRecord {
             source: event.source,
             occurred_at: event.occurred_at,
             kind: AuditKind::Lifecycle(event.kind.clone()),
+            cause: event.provider_event_id.clone(),
         }
     }
 

@@ -436,6 +436,7 @@ impl AdminApi {
                     caused_by: None,
                     actor: Some(actor.clone()),
                 },
+                cause: None,
             };
             vec![
                 audit_message(&record),
@@ -558,6 +559,7 @@ pub(crate) fn admin_record(
             user_id,
             detail,
         },
+        cause: None,
     })
 }
 

@@ -44,6 +44,7 @@ pub fn messages(event: &LifecycleEvent, change: &LifecycleChange) -> Vec<OutboxM
                 caused_by: Some(event.event_id),
                 actor: None,
             },
+            cause: event.provider_event_id.clone(),
         }));
     }
     let group_deleted = matches!(event.kind, LifecycleKind::GroupDeleted { .. });
@@ -81,6 +82,7 @@ fn membership_removed(event: &LifecycleEvent, removed: &RemovedMembership) -> Au
             },
             group: removed.external_group_id.clone(),
         }),
+        cause: event.provider_event_id.clone(),
     }
 }
 

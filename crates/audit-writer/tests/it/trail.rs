@@ -35,6 +35,7 @@ fn provisioned(app_id: AppId, user_id: UserId) -> AuditRecord {
             email: Some("ada@example.com".to_owned()),
             display_name: Some("Ada".to_owned()),
         }),
+        cause: None,
     }
 }
 

@@ -48,6 +48,7 @@ pub async fn run(env: &TestEnv) -> anyhow::Result<Results> {
                     email: Some(format!("audit-{i}@example.com")),
                     display_name: Some(format!("Audit {i}")),
                 }),
+                cause: None,
             }
         })
         .collect();
