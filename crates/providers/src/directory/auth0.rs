@@ -459,6 +459,8 @@ struct ExportStream {
     /// Users of an array-shaped export not yet handed out.
     array: Option<VecDeque<DirectoryUser>>,
     line: u64,
+    /// The body has ended; the decoder holds the rest of the file.
+    eof: bool,
 }
 
 impl ExportStream {
@@ -468,6 +470,7 @@ impl ExportStream {
             decoder: Some(GzDecoder::new(Vec::new())),
             array: None,
             line: 0,
+            eof: false,
         }
     }
 
@@ -506,8 +509,8 @@ impl ExportStream {
             if users.len() >= MAX_PAGE_ITEMS {
                 return Ok(users);
             }
-            if !self.pull().await? {
-                // End of file: the last line may lack its newline.
+            if self.eof {
+                // Every complete line is read: the last one may lack its newline.
                 if let Some(mut decoder) = self.decoder.take() {
                     let rest = std::mem::take(decoder.get_mut());
                     self.line += 1;
@@ -517,6 +520,7 @@ impl ExportStream {
                 }
                 return Ok(users);
             }
+            self.eof = !self.pull().await?;
         }
     }
 
@@ -587,4 +591,67 @@ fn parse_line(line: &[u8], number: u64) -> Result<Option<DirectoryUser>, Fail> {
         ))
     })?;
     user.into_user().map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    use super::*;
+
+    fn gz(text: &str) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    }
+
+    async fn read(text: &str) -> Result<Vec<Vec<DirectoryUser>>, Fail> {
+        let response = reqwest::Response::from(http::Response::new(gz(text)));
+        let mut s = ExportStream::new(response);
+        let mut pages = Vec::new();
+        loop {
+            let page = s.next_users().await?;
+            if page.is_empty() {
+                return Ok(pages);
+            }
+            pages.push(page);
+        }
+    }
+
+    #[tokio::test]
+    async fn ndjson_and_array_exports_are_read_with_absent_blocked_as_active() {
+        let mut text = String::new();
+        for i in 0..2500 {
+            text.push_str(&format!(
+                "{{\"user_id\":\"auth0|{i}\",\"email\":\"u{i}@x.test\",\"blocked\":{}}}\n",
+                i % 2 == 0
+            ));
+        }
+        text.push_str("{\"user_id\":\"auth0|last\",\"extra\":1}");
+        let pages = read(&text).await.unwrap();
+        assert_eq!(
+            pages.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1000, 1000, 501]
+        );
+        let last = &pages[2][500];
+        assert_eq!(last.external_id.as_str(), "auth0|last");
+        assert_eq!(last.status, alter_core::UserStatus::Active);
+        assert_eq!(pages[0][0].status, alter_core::UserStatus::Suspended);
+
+        let array = "[{\"user_id\":\"auth0|a\",\"name\":\"A\"},{\"user_id\":\"auth0|b\"}]";
+        let pages = read(array).await.unwrap();
+        assert_eq!(pages.len(), 1);
+        assert_eq!(pages[0][0].display_name.as_deref(), Some("A"));
+
+        assert!(matches!(
+            read("{\"user_id\":\"auth0|a\"}\nnot json\n").await,
+            Err(Fail::Malformed(_))
+        ));
+        let plain = reqwest::Response::from(http::Response::new(b"{}\n".to_vec()));
+        let mut s = ExportStream::new(plain);
+        assert!(matches!(s.next_users().await, Err(Fail::Malformed(m)) if m.contains("gzip")));
+    }
 }
