@@ -28,11 +28,19 @@ pub fn http_client() -> Result<reqwest::Client, ProviderError> {
 }
 
 /// Reads a response body up to [`MAX_BODY_BYTES`].
-pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+pub(crate) async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    read_limited(response, MAX_BODY_BYTES).await
+}
+
+/// Reads a response body up to `max` bytes.
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(format!("body is larger than {MAX_BODY_BYTES} bytes"));
+        if body.len() + chunk.len() > max {
+            return Err(format!("body is larger than {max} bytes"));
         }
         body.extend_from_slice(&chunk);
     }

@@ -1,9 +1,11 @@
 //! Everything that speaks a provider's protocol, so provider parsing lives in one place:
 //! outbound OIDC clients and token verification, shared by config-api (discovery) and
 //! jwt-verifier (JWKS cache and verify), and the inbound webhook verifiers and parsers
-//! webhook-ingest wires HTTP to (`inbound`).
+//! webhook-ingest wires HTTP to (`inbound`), and the directory clients directory sync reads
+//! users, groups and memberships with (`directory`).
 
 pub mod clock;
+pub mod directory;
 pub mod discovery;
 pub mod error;
 pub mod http;

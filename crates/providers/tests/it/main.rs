@@ -1,6 +1,7 @@
 //! Integration tests of alter-providers against a real idp-sim on a free port.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod directory;
 mod discovery;
 mod inbound;
 mod jwks;
