@@ -74,6 +74,10 @@ pub enum AdminAction {
     WebhooksEnabled,
     WebhookSecretRotated,
     WebhooksDisabled,
+    DirectoryCredentialSet,
+    DirectoryImportRequested,
+    DirectoryImportApproved,
+    DirectoryImportRejected,
 }
 
 impl AdminAction {
@@ -89,6 +93,10 @@ impl AdminAction {
             AdminAction::WebhooksEnabled => "webhooks_enabled",
             AdminAction::WebhookSecretRotated => "webhook_secret_rotated",
             AdminAction::WebhooksDisabled => "webhooks_disabled",
+            AdminAction::DirectoryCredentialSet => "directory_credential_set",
+            AdminAction::DirectoryImportRequested => "directory_import_requested",
+            AdminAction::DirectoryImportApproved => "directory_import_approved",
+            AdminAction::DirectoryImportRejected => "directory_import_rejected",
         }
     }
 }

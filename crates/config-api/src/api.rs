@@ -34,7 +34,9 @@ use crate::error::Error;
 use crate::webhooks::WebhookConfig;
 
 /// The calls that change state (and so write side effects to the outbox).
-const CHANGES: [&str; 9] = [
+const CHANGES: [&str; 11] = [
+    "SetDirectoryCredential",
+    "DecideDirectoryImport",
     "EnableWebhooks",
     "RotateWebhookSecret",
     "DisableWebhooks",
@@ -58,7 +60,7 @@ const ADMIN_CAUSE: &str = "admin";
 pub struct AdminApi {
     pub(crate) store: Arc<dyn Store>,
     progress: RelayProgress,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     auth: AdminAuth,
     pub(crate) webhooks: WebhookConfig,
 }
@@ -878,6 +880,86 @@ impl AdminService for AdminApi {
     ) -> Answer<pb::ListWebhookDeliveriesResponse> {
         self.call("ListWebhookDeliveries", request, |req, _| {
             self.list_webhook_deliveries_inner(req)
+        })
+        .await
+    }
+
+    async fn set_directory_credential(
+        &self,
+        request: Request<pb::SetDirectoryCredentialRequest>,
+    ) -> Answer<pb::DirectoryStatus> {
+        self.call("SetDirectoryCredential", request, |req, actor| {
+            self.set_directory_credential_inner(req, actor)
+        })
+        .await
+    }
+
+    async fn test_directory_credential(
+        &self,
+        request: Request<pb::TestDirectoryCredentialRequest>,
+    ) -> Answer<pb::DirectoryStatus> {
+        self.call("TestDirectoryCredential", request, |req, _| {
+            self.test_directory_credential_inner(req)
+        })
+        .await
+    }
+
+    async fn get_directory_status(
+        &self,
+        request: Request<pb::GetDirectoryStatusRequest>,
+    ) -> Answer<pb::DirectoryStatus> {
+        self.call("GetDirectoryStatus", request, |req, _| {
+            self.get_directory_status_inner(req)
+        })
+        .await
+    }
+
+    async fn run_directory_import(
+        &self,
+        request: Request<pb::RunDirectoryImportRequest>,
+    ) -> Answer<pb::DirectoryImport> {
+        self.call("RunDirectoryImport", request, |req, actor| {
+            self.run_directory_import_inner(req, actor)
+        })
+        .await
+    }
+
+    async fn get_directory_import(
+        &self,
+        request: Request<pb::GetDirectoryImportRequest>,
+    ) -> Answer<pb::DirectoryImport> {
+        self.call("GetDirectoryImport", request, |req, _| {
+            self.get_directory_import_inner(req)
+        })
+        .await
+    }
+
+    async fn list_directory_imports(
+        &self,
+        request: Request<pb::ListDirectoryImportsRequest>,
+    ) -> Answer<pb::ListDirectoryImportsResponse> {
+        self.call("ListDirectoryImports", request, |req, _| {
+            self.list_directory_imports_inner(req)
+        })
+        .await
+    }
+
+    async fn list_directory_import_removals(
+        &self,
+        request: Request<pb::ListDirectoryImportRemovalsRequest>,
+    ) -> Answer<pb::ListDirectoryImportRemovalsResponse> {
+        self.call("ListDirectoryImportRemovals", request, |req, _| {
+            self.list_directory_import_removals_inner(req)
+        })
+        .await
+    }
+
+    async fn decide_directory_import(
+        &self,
+        request: Request<pb::DecideDirectoryImportRequest>,
+    ) -> Answer<pb::DirectoryImport> {
+        self.call("DecideDirectoryImport", request, |req, actor| {
+            self.decide_directory_import_inner(req, actor)
         })
         .await
     }

@@ -38,6 +38,9 @@ pub enum Error {
     /// OIDC discovery of the issuer failed (R-CFG-03); nothing was saved.
     #[error(transparent)]
     Discovery(#[from] alter_providers::DiscoveryError),
+    /// An outside dependency (the identity provider) could not be reached; retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cache invalidation could not be published: {0}")]
@@ -56,6 +59,7 @@ impl Error {
             Error::NotFound(_) => Code::NotFound,
             Error::AlreadyExists(_) => Code::AlreadyExists,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::Unavailable(_) => Code::Unavailable,
             Error::Discovery(D::IssuerMismatch { .. }) => Code::InvalidArgument,
             Error::Discovery(_) => Code::FailedPrecondition,
             Error::Store(StoreError::NotFound { .. }) => Code::NotFound,

@@ -6,6 +6,7 @@ mod auth;
 pub mod client;
 mod config;
 mod convert;
+mod directory;
 mod error;
 mod webhooks;
 

@@ -6,4 +6,6 @@ pub enum Error {
     Host(#[from] alter_runtime::HostError),
     #[error(transparent)]
     Connect(#[from] alter_runtime::ConnectError),
+    #[error("cannot build the HTTP client for the providers' APIs: {0}")]
+    Http(String),
 }

@@ -63,6 +63,19 @@ pub trait SecretStore: Send + Sync {
         idp: IdpId,
         purpose: SecretPurpose,
         secret: &SealedSecret,
+    ) -> StoreResult<()> {
+        self.put_secret_with(app, idp, purpose, secret, Vec::new())
+            .await
+    }
+    /// [`SecretStore::put_secret`] with its side effects (the admin's audit record) in the
+    /// same transaction.
+    async fn put_secret_with(
+        &self,
+        app: AppId,
+        idp: IdpId,
+        purpose: SecretPurpose,
+        secret: &SealedSecret,
+        effects: Vec<crate::outbox::OutboxMessage>,
     ) -> StoreResult<()>;
     /// The secret, if one is set.
     async fn get_secret(

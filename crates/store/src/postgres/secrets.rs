@@ -6,17 +6,20 @@ use sqlx::Row;
 
 use super::{PgStore, is_foreign_key_violation};
 use crate::error::{StoreError, StoreResult};
+use crate::outbox::OutboxMessage;
 use crate::secrets::{SealedSecret, SecretPurpose, SecretStore, StoredSecret};
 
 #[async_trait]
 impl SecretStore for PgStore {
-    async fn put_secret(
+    async fn put_secret_with(
         &self,
         app: AppId,
         idp: IdpId,
         purpose: SecretPurpose,
         secret: &SealedSecret,
+        effects: Vec<OutboxMessage>,
     ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "INSERT INTO sealed_secrets (app_id, idp_id, purpose, ciphertext, nonce, key_id) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -30,10 +33,10 @@ impl SecretStore for PgStore {
         .bind(&secret.ciphertext)
         .bind(&secret.nonce)
         .bind(&secret.key_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match result {
-            Ok(done) if done.rows_affected() == 1 => Ok(()),
+            Ok(done) if done.rows_affected() == 1 => self.commit_with(tx, effects).await,
             Ok(_) => Err(StoreError::not_found(format!("identity provider {idp}"))),
             Err(e) if is_foreign_key_violation(&e) => {
                 Err(StoreError::not_found(format!("identity provider {idp}")))
