@@ -335,9 +335,10 @@ pub enum AdminCommand {
     Webhooks(WebhooksCommand),
     Users(UsersCommand),
     Groups(GroupsCommand),
+    Directory(crate::directory::DirectoryCommand),
 }
 
-type Client = alter_config_api::AdminClient;
+pub(crate) type Client = alter_config_api::AdminClient;
 
 /// Runs one admin command and prints its answer; the exit code says whether it worked.
 pub fn run(connection: Connection, command: AdminCommand) -> ExitCode {
@@ -369,12 +370,12 @@ async fn connect(connection: &Connection) -> Result<Client, String> {
         .map_err(|e| format!("{e} (set --endpoint / ALTER_ENDPOINT, --token / ALTER_ADMIN_TOKEN)"))
 }
 
-fn server(status: tonic::Status) -> String {
+pub(crate) fn server(status: tonic::Status) -> String {
     format!("{} ({:?})", status.message(), status.code())
 }
 
 /// What a command prints: a table (headers, rows), a record (key, value) list, or a note.
-enum Output {
+pub(crate) enum Output {
     Table {
         json: Value,
         headers: Vec<&'static str>,
@@ -393,7 +394,7 @@ enum Output {
 
 impl Output {
     /// A page of `items` as a table, and as `{"<key>": [...], "next_page_token": …}` for --json.
-    fn page<T>(
+    pub(crate) fn page<T>(
         key: &str,
         items: &[T],
         to_json: fn(&T) -> Value,
@@ -450,6 +451,7 @@ async fn execute(connection: &Connection, command: AdminCommand) -> Result<Outpu
         AdminCommand::Grants(cmd) => grants(&mut c, cmd).await?,
         AdminCommand::Webhooks(cmd) => webhooks(&mut c, cmd).await?,
         AdminCommand::Audit(cmd) => audit(&mut c, cmd).await?,
+        AdminCommand::Directory(cmd) => crate::directory::run(&mut c, cmd, connection.json).await?,
         AdminCommand::Users(UsersCommand::List { app, page }) => {
             let r = c
                 .list_users(pb::ListUsersRequest {

@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, reason = "a CLI prints its answers")]
 
 mod admin;
+mod directory;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,10 @@ enum Command {
     /// Enable, rotate, disable and inspect the identity provider's webhooks; list deliveries.
     #[command(subcommand)]
     Webhooks(admin::WebhooksCommand),
+    /// Directory sync: the provider credential, imports (run, watch, list), and the
+    /// decision on an import the safety valve holds.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Command::Groups(cmd) => admin::run(cli.connection, admin::AdminCommand::Groups(cmd)),
         Command::Webhooks(cmd) => admin::run(cli.connection, admin::AdminCommand::Webhooks(cmd)),
         Command::Audit(cmd) => admin::run(cli.connection, admin::AdminCommand::Audit(cmd)),
+        Command::Directory(cmd) => admin::run(cli.connection, admin::AdminCommand::Directory(cmd)),
     }
 }
 

@@ -231,3 +231,128 @@ async fn r_aud_04_audit_verify_names_the_first_row_changed_behind_alters_back() 
     served.terminate();
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_dir_01_r_dir_05_operator_sets_a_directory_credential_and_follows_an_import_to_its_end() {
+    let env = TestEnv::new().await;
+    let sim = IdpSim::start().await.unwrap();
+    sim.create_tenant("dirs", TenantKind::Okta, TenantOptions::default())
+        .unwrap();
+    let base = sim.tenant("dirs").unwrap().base_url;
+    let issuer = sim.issuer("dirs", Some("default")).unwrap();
+    sim.generate(
+        "dirs",
+        alter_idp_sim::GenerateSpec {
+            users: 30,
+            groups: 2,
+            memberships_per_user: 1,
+        },
+    )
+    .unwrap();
+    let private: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../directory-sync/tests/it/okta_test_key.jwk.json"
+    ))
+    .unwrap();
+    let mut with_kid = private.clone();
+    with_kid["kid"] = serde_json::json!("cli-key");
+    let public =
+        serde_json::json!({ "kty": "RSA", "kid": "cli-key", "n": private["n"], "e": private["e"] });
+    let okta_app = sim
+        .register_okta_service_app(
+            "dirs",
+            vec![public],
+            &["okta.users.read", "okta.groups.read"],
+            true,
+        )
+        .unwrap();
+    let jwk_file = std::env::temp_dir().join(format!("alter-cli-{}.jwk.json", std::process::id()));
+    std::fs::write(&jwk_file, with_kid.to_string()).unwrap();
+    let key = alter_secrets::MasterKey::generate().unwrap().to_base64();
+    let served = Served::start_with(
+        &env,
+        &["config-api", "directory-sync"],
+        &[
+            ("ALTER_SECRETS__MASTER_KEY", key.expose()),
+            ("ALTER_DIRECTORY_SYNC__POLL_MS", "100"),
+            ("ALTER_DIRECTORY_SYNC__REQUESTS_PER_MINUTE", "60000"),
+        ],
+    );
+    let app = json(&run(&env, &served, &["--json", "apps", "create", "Dirs"]));
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    json(&run(
+        &env,
+        &served,
+        &[
+            "--json",
+            "idp",
+            "create",
+            "--app",
+            &app_id,
+            "--issuer",
+            &issuer,
+            "--kind",
+            "okta",
+            "--audience",
+            "api://dirs",
+        ],
+    ));
+    let set = json(&run(
+        &env,
+        &served,
+        &[
+            "--json",
+            "directory",
+            "credential",
+            "set",
+            "--app",
+            &app_id,
+            "--okta-org-url",
+            &base,
+            "--client-id",
+            &okta_app.client_id,
+            "--private-jwk-file",
+            jwk_file.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(set["credential_set"], true, "{set}");
+    assert!(
+        !set.to_string().contains("\"d\""),
+        "the key is never shown: {set}"
+    );
+    let done = json(&run(
+        &env,
+        &served,
+        &[
+            "--json",
+            "directory",
+            "import",
+            "run",
+            "--app",
+            &app_id,
+            "--wait",
+        ],
+    ));
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["users_imported"], 30, "{done}");
+    assert_eq!(done["groups"], 2, "{done}");
+    let runs = json(&run(
+        &env,
+        &served,
+        &["--json", "directory", "import", "runs", "--app", &app_id],
+    ));
+    assert_eq!(runs["imports"][0]["id"], done["id"], "{runs}");
+    // Without a provider flag the CLI says which to give.
+    let vague = run(
+        &env,
+        &served,
+        &["directory", "credential", "set", "--app", &app_id],
+    );
+    assert_eq!(vague.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&vague.stderr).contains("--okta-org-url"),
+        "{vague:?}"
+    );
+    let _ = std::fs::remove_file(&jwk_file);
+    drop(served);
+    env.cleanup().await;
+}

@@ -45,8 +45,14 @@ pub struct Served {
 
 impl Served {
     pub fn start(env: &TestEnv, services: &[&str]) -> Self {
+        Self::start_with(env, services, &[])
+    }
+
+    /// With extra `ALTER_…` environment variables.
+    pub fn start_with(env: &TestEnv, services: &[&str], vars: &[(&str, &str)]) -> Self {
         let token_hash = alter_secrets::hash_admin_token(ADMIN_TOKEN);
         let mut child = alter(env)
+            .envs(vars.iter().copied())
             .env("ALTER_CONFIG_API__ADMIN_TOKEN_HASHES", token_hash)
             .arg("serve")
             .args(services)
