@@ -52,6 +52,8 @@ RULES = [
     ("R-DIR-05", "Run outcomes recorded and readable"),
     ("R-DIR-06", "Imported/updated/deprovisioned users audited"),
     ("R-DIR-07", "Provider rate limits and paging honoured"),
+    ("R-DIR-08", "Safety valve holds a run that would deprovision too much; dry run"),
+    ("R-DIR-09", "Per-IDP request budget caps what a sync sends"),
     ("R-REV-01", "Grants bound to user, group or system"),
     ("R-REV-02", "Deprovisioning revokes the user's grants"),
     ("R-REV-03", "Suspension hides grants without revoking"),

@@ -154,3 +154,20 @@ fn jitter(idp: alter_core::IdpId, max_minutes: u64) -> Duration {
 }
 
 alter_runtime::impl_service!(Application, Config, "directory-sync");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_dir_03_each_idp_gets_the_same_jitter_every_time_within_the_bound() {
+        let idp = alter_core::IdpId::new();
+        assert_eq!(jitter(idp, 30), jitter(idp, 30));
+        assert_eq!(jitter(idp, 0), Duration::ZERO);
+        let spread: std::collections::HashSet<Duration> = (0..50)
+            .map(|_| jitter(alter_core::IdpId::new(), 30))
+            .inspect(|j| assert!(*j < Duration::from_secs(30 * 60)))
+            .collect();
+        assert!(spread.len() > 40, "IDPs are spread over the window");
+    }
+}

@@ -17,7 +17,7 @@ const SUSPENDED: i32 = Status::Suspended as i32;
 const DEPROVISIONED: i32 = Status::Deprovisioned as i32;
 
 #[tokio::test]
-async fn r_dir_02_r_dir_04_okta_imports_everyone_and_upstream_removals_reach_grants_and_the_verifier()
+async fn r_dir_02_r_dir_04_r_dir_06_okta_imports_everyone_and_upstream_removals_reach_grants_and_the_verifier()
  {
     let kit = Kit::start(TenantKind::Okta, true, |_| {}).await;
     kit.user("00u_ann", UserStatus::Active);
@@ -539,4 +539,43 @@ async fn r_dir_01_each_credential_is_checked_before_it_is_stored() {
         refused.message()
     );
     oidc.finish().await;
+}
+
+#[tokio::test]
+async fn r_dir_03_an_idp_with_a_credential_and_no_run_is_synced_on_schedule() {
+    let kit = Kit::start(TenantKind::Okta, true, |s| s.schedule_hours = 6).await;
+    kit.user("00u_sched", UserStatus::Active);
+    let run = eventually("a scheduled run", Duration::from_secs(20), || async {
+        let imports = kit
+            .admin
+            .clone()
+            .list_directory_imports(pb::ListDirectoryImportsRequest {
+                app_id: kit.app.clone(),
+                limit: 10,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .imports;
+        imports
+            .into_iter()
+            .find(|r| r.trigger == "schedule" && r.state == "succeeded")
+    })
+    .await;
+    assert_eq!(run.users_imported, 1, "{run:?}");
+    // Six hours (plus jitter) must pass before the next one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let imports = kit
+        .admin
+        .clone()
+        .list_directory_imports(pb::ListDirectoryImportsRequest {
+            app_id: kit.app.clone(),
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .imports;
+    assert_eq!(imports.len(), 1, "{imports:?}");
+    kit.finish().await;
 }

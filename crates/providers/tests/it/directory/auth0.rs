@@ -42,7 +42,7 @@ fn assert_matches_sim(d: &Dir, listing: &super::Listing) {
 }
 
 #[tokio::test]
-async fn auth0_small_tenant_is_paged_and_blocked_users_are_suspended() {
+async fn r_dir_02_r_dir_07_auth0_small_tenant_is_paged_and_blocked_users_are_suspended() {
     let d = auth0_with(250).await;
     let users = d.sim.users(d.tenant).unwrap();
     for u in users.iter().step_by(7) {
@@ -63,7 +63,7 @@ async fn auth0_small_tenant_is_paged_and_blocked_users_are_suspended() {
 }
 
 #[tokio::test]
-async fn auth0_tenant_of_5000_users_is_read_completely_through_the_export_job() {
+async fn r_dir_07_auth0_tenant_of_5000_users_is_read_completely_through_the_export_job() {
     let d = auth0_with(5000).await;
     let users = d.sim.users(d.tenant).unwrap();
     for u in users.iter().skip(4000).step_by(97) {
@@ -81,7 +81,7 @@ async fn auth0_tenant_of_5000_users_is_read_completely_through_the_export_job() 
 }
 
 #[tokio::test]
-async fn auth0_export_that_fails_or_a_page_that_keeps_failing_is_unavailable() {
+async fn r_dir_04_auth0_export_that_fails_or_a_page_that_keeps_failing_is_unavailable() {
     let d = auth0_with(1200).await;
     d.sim.fail_next_exports(d.tenant, 1).unwrap();
     let err = d.read_all().await.unwrap_err();
@@ -124,7 +124,7 @@ async fn auth0_export_that_fails_or_a_page_that_keeps_failing_is_unavailable() {
 }
 
 #[tokio::test]
-async fn auth0_rate_limit_headers_are_honoured_so_no_window_is_exceeded() {
+async fn r_dir_07_auth0_rate_limit_headers_are_honoured_so_no_window_is_exceeded() {
     let d = auth0_with(850).await;
     d.sim
         .set_rate_limit(

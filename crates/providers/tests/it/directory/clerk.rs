@@ -23,7 +23,7 @@ async fn clerk_with(users: usize, groups: usize, per_user: usize) -> Dir {
 }
 
 #[tokio::test]
-async fn clerk_lists_users_organizations_and_memberships_with_banned_as_suspended() {
+async fn r_dir_02_clerk_lists_users_organizations_and_memberships_with_banned_as_suspended() {
     let d = clerk_with(1203, 4, 2).await;
     let users = d.sim.users(d.tenant).unwrap();
     for u in users.iter().step_by(11) {
@@ -109,7 +109,7 @@ async fn clerk_page_failing_once_is_retried_and_failing_for_good_is_unavailable(
 }
 
 #[tokio::test]
-async fn clerk_429_waits_for_retry_after_and_the_listing_completes() {
+async fn r_dir_07_clerk_429_waits_for_retry_after_and_the_listing_completes() {
     let d = clerk_with(1001, 6, 1).await;
     d.sim
         .set_rate_limit(

@@ -24,7 +24,7 @@ fn invalid(r: Result<(), CredentialError>) -> alter_core::FieldError {
 }
 
 #[tokio::test]
-async fn a_good_credential_of_each_kind_is_accepted() {
+async fn r_dir_01_a_good_credential_of_each_kind_is_accepted() {
     for kind in [TenantKind::Auth0, TenantKind::Clerk, TenantKind::Okta] {
         let d = Dir::new(kind).await;
         verify(&d.credential).await.unwrap();
@@ -41,7 +41,7 @@ async fn a_good_credential_of_each_kind_is_accepted() {
 }
 
 #[tokio::test]
-async fn clerk_publishable_key_is_refused_as_such_and_a_wrong_secret_key_as_wrong() {
+async fn r_dir_01_clerk_publishable_key_is_refused_as_such_and_a_wrong_secret_key_as_wrong() {
     let d = Dir::new(TenantKind::Clerk).await;
     let with_key = |k: &str| DirectoryCredential::Clerk {
         secret_key: SecretString::new(k),
@@ -75,7 +75,7 @@ async fn clerk_publishable_key_is_refused_as_such_and_a_wrong_secret_key_as_wron
 }
 
 #[tokio::test]
-async fn okta_public_jwk_is_refused_saying_so() {
+async fn r_dir_01_okta_public_jwk_is_refused_saying_so() {
     let d = Dir::new(TenantKind::Okta).await;
     let DirectoryCredential::Okta {
         org_url, client_id, ..
@@ -113,7 +113,7 @@ async fn okta_public_jwk_is_refused_saying_so() {
 }
 
 #[tokio::test]
-async fn okta_jwk_without_kid_needs_the_key_id_field() {
+async fn r_dir_01_okta_jwk_without_kid_needs_the_key_id_field() {
     let d = Dir::new(TenantKind::Okta).await;
     let DirectoryCredential::Okta {
         org_url, client_id, ..
@@ -154,7 +154,7 @@ async fn okta_jwk_without_kid_needs_the_key_id_field() {
 }
 
 #[tokio::test]
-async fn okta_app_without_admin_role_is_refused_with_the_role_to_assign() {
+async fn r_dir_01_okta_app_without_admin_role_is_refused_with_the_role_to_assign() {
     let d = Dir::new(TenantKind::Okta).await;
     let DirectoryCredential::Okta { client_id, .. } = &d.credential else {
         unreachable!()
@@ -196,7 +196,7 @@ async fn okta_app_lacking_scopes_or_with_an_unregistered_key_is_refused() {
 }
 
 #[tokio::test]
-async fn auth0_client_lacking_read_users_is_refused_naming_the_scope() {
+async fn r_dir_01_auth0_client_lacking_read_users_is_refused_naming_the_scope() {
     let d = Dir::new(TenantKind::Auth0).await;
     let c = d
         .sim

@@ -31,7 +31,7 @@ fn expected(s: SimStatus) -> UserStatus {
 }
 
 #[tokio::test]
-async fn okta_lists_users_including_deprovisioned_then_groups_then_members() {
+async fn r_dir_02_r_dir_07_okta_lists_users_including_deprovisioned_then_groups_then_members() {
     let d = okta_with(450, 5, 2).await;
     let users = d.sim.users(d.tenant).unwrap();
     for (i, u) in users.iter().enumerate() {
@@ -118,7 +118,7 @@ async fn okta_page_failing_once_is_retried_and_failing_for_good_is_unavailable()
 }
 
 #[tokio::test]
-async fn okta_rate_limit_headers_are_honoured_so_no_window_is_exceeded() {
+async fn r_dir_07_okta_rate_limit_headers_are_honoured_so_no_window_is_exceeded() {
     let d = okta_with(600, 8, 1).await;
     d.sim
         .set_rate_limit(
@@ -146,7 +146,7 @@ async fn okta_rate_limit_headers_are_honoured_so_no_window_is_exceeded() {
 }
 
 #[tokio::test]
-async fn the_request_budget_caps_requests_per_minute() {
+async fn r_dir_09_the_request_budget_caps_requests_per_minute() {
     let d = okta_with(10, 20, 1).await;
     d.sim.reset_counters(d.tenant).unwrap();
     // 240/min = 4/s with a burst of 4
