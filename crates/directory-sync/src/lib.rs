@@ -51,6 +51,8 @@ impl Application {
         )
         .await?;
         deps.register(&host);
+        // Installs the process-wide recorder, so the run metrics are served on /metrics.
+        let _ = alter_telemetry::prometheus();
         let http = reqwest::Client::builder()
             .user_agent(concat!("alter-identity/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())

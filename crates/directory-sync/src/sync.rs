@@ -9,6 +9,9 @@
 //! memberships the listing lacks compared against it: those removals go out as lifecycle
 //! events in the same transaction that records the run's success — unless the safety valve
 //! holds the run for approval. A run that fails part-way removes nobody.
+//!
+//! Metrics: `alter_directory_runs_total{outcome}`, `alter_directory_run_seconds`,
+//! `alter_directory_users_total{change}`, `alter_directory_requests_total`.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -130,6 +133,24 @@ impl Syncer {
                 &effects,
             )
             .await;
+        let label = match &outcome {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed { .. } => "failed",
+            RunOutcome::Held { .. } => "held",
+        };
+        metrics::counter!("alter_directory_runs_total", "outcome" => label).increment(1);
+        metrics::histogram!("alter_directory_run_seconds").record(started.elapsed().as_secs_f64());
+        for (what, n) in [
+            ("imported", state.counts.users_imported),
+            ("updated", state.counts.users_updated),
+            ("suspended", state.counts.users_suspended),
+            ("deprovisioned", state.counts.users_deprovisioned),
+        ] {
+            metrics::counter!("alter_directory_users_total", "change" => what)
+                .increment(u64::try_from(n).unwrap_or_default());
+        }
+        metrics::counter!("alter_directory_requests_total")
+            .increment(u64::try_from(state.counts.requests).unwrap_or_default());
         tracing::info!(
             run = %run.id,
             app = %run.app_id,
@@ -193,17 +214,25 @@ impl Syncer {
         progress.counts.requests = i64::try_from(reader.stats().requests).unwrap_or(i64::MAX);
         self.beat(run, progress).await?;
         // The listing is complete: what the store has and the listing lacks is gone upstream.
-        let (removals, existing) = self.absentees(run, progress).await?;
-        let deprovisions = removals.iter().filter(|r| r.group.is_none()).count() as u64;
+        let (mut removals, existing) = self.absentees(run, progress).await?;
+        let share = self.settings.max_deprovision_share;
+        let floor = self.settings.deprovision_floor;
+        let held = |n: u64| n > floor && n as f64 > share * existing as f64;
+        let mut deprovisions = removals.iter().filter(|r| r.group.is_none()).count() as u64;
+        if !held(deprovisions) {
+            // Offset-paged listings can skip a row when a user is deleted mid-listing: ask
+            // the provider about each absentee before anyone is removed. (A held run is
+            // reviewed by an admin instead; its list is what the listing lacked.)
+            removals = confirmed(&mut reader, removals).await?;
+            deprovisions = removals.iter().filter(|r| r.group.is_none()).count() as u64;
+            progress.counts.requests = i64::try_from(reader.stats().requests).unwrap_or(i64::MAX);
+        }
         progress.counts.users_deprovisioned += deprovisions as i64;
         progress.counts.memberships_removed += (removals.len() as u64 - deprovisions) as i64;
         if run.dry_run {
             return Ok(Finish::Done(Vec::new()));
         }
-        let share = self.settings.max_deprovision_share;
-        if deprovisions > self.settings.deprovision_floor
-            && deprovisions as f64 > share * existing as f64
-        {
+        if held(deprovisions) {
             let percent = if existing == 0 {
                 100.0
             } else {
@@ -513,6 +542,30 @@ impl Syncer {
         }
         Ok((removals, existing))
     }
+}
+
+/// The removals whose users the provider confirms gone; a user it still has keeps their
+/// memberships too (the listing skipped them, R-DIR-04).
+async fn confirmed(
+    reader: &mut DirectoryReader,
+    removals: Vec<Removal>,
+) -> Result<Vec<Removal>, RunError> {
+    let mut present: HashSet<ExternalUserId> = HashSet::new();
+    let mut out = Vec::with_capacity(removals.len());
+    for removal in removals {
+        if removal.group.is_none() {
+            let gone = reader.confirm_absent(&removal.user).await?;
+            if !gone {
+                tracing::warn!(user = %removal.user, "the listing skipped a user the provider still has; keeping them");
+                present.insert(removal.user);
+                continue;
+            }
+        } else if present.contains(&removal.user) {
+            continue;
+        }
+        out.push(removal);
+    }
+    Ok(out)
 }
 
 enum Finish {

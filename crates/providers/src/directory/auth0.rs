@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::io::Write as _;
 use std::time::Duration;
 
+use alter_core::ExternalUserId;
 use alter_core::provider_events::auth0_user_status;
 use alter_secrets::SecretString;
 use flate2::write::GzDecoder;
@@ -311,6 +312,22 @@ impl Auth0Reader {
             )));
         }
         Ok(ExportStream::new(response))
+    }
+
+    /// Whether Auth0 still has the user (`GET /api/v2/users/{id}`: 200 or 404).
+    pub(crate) async fn user_exists(
+        &mut self,
+        t: &mut Transport,
+        user: &ExternalUserId,
+    ) -> Result<bool, Fail> {
+        const WHAT: &str = "GET /api/v2/users/{id}";
+        let url = endpoint(&self.base, &["api", "v2", "users", user.as_str()]);
+        let reply = self.get(t, WHAT, &url, &[("fields", "user_id")]).await?;
+        match reply.status {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(unexpected(WHAT, &reply)),
+        }
     }
 
     /// A GET with the bearer token (refreshed when due, and once on a 401).

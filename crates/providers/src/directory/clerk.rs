@@ -2,8 +2,8 @@
 //! paging, oldest first), organizations as groups (`GET /v1/organizations`) and each one's
 //! memberships (`GET /v1/organizations/{id}/memberships`), both `{data,total_count}`.
 
-use alter_core::ExternalGroupId;
 use alter_core::provider_events::clerk_user_status;
+use alter_core::{ExternalGroupId, ExternalUserId};
 use alter_secrets::SecretString;
 use serde::Deserialize;
 use url::Url;
@@ -287,6 +287,18 @@ impl ClerkReader {
             .map(|m| user_id(&m.public_user_data.user_id))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((users, more))
+    }
+
+    /// Whether Clerk still has the user (`GET /v1/users/{id}`: 200 or 404).
+    pub(crate) async fn user_exists(
+        &self,
+        t: &mut Transport,
+        user: &ExternalUserId,
+    ) -> Result<bool, Fail> {
+        const WHAT: &str = "GET /v1/users/{id}";
+        let url = endpoint(&self.base, &["v1", "users", user.as_str()]);
+        let reply = self.get(t, WHAT, &url, &[]).await?;
+        Ok(reply.status == 200)
     }
 
     /// A GET with the secret key; 401/403 mean the key no longer works.

@@ -246,6 +246,19 @@ impl Source {
             Self::Okta(r) => r.next_page(t).await,
         }
     }
+
+    async fn confirm_absent(
+        &mut self,
+        t: &mut Transport,
+        user: &ExternalUserId,
+    ) -> Result<bool, Fail> {
+        match self {
+            Self::Auth0(r) => Ok(!r.user_exists(t, user).await?),
+            Self::Clerk(r) => Ok(!r.user_exists(t, user).await?),
+            // Okta's cursor paging cannot skip a row when another is deleted mid-listing.
+            Self::Okta(_) => Ok(true),
+        }
+    }
 }
 
 /// Reads one IDP's whole directory, a page at a time, with flat memory: a page holds at most
@@ -288,6 +301,17 @@ impl DirectoryReader {
             self.done = true;
         }
         Ok(page)
+    }
+
+    /// Whether a user the complete listing lacked is really gone: asked of the provider one
+    /// by one where the listing is paged by offset (Clerk, Auth0), because a user deleted
+    /// while the listing ran shifts the later rows and can make it skip someone who is
+    /// still there. `false` means the user exists and must not be deprovisioned.
+    pub async fn confirm_absent(&mut self, user: &ExternalUserId) -> Result<bool, DirectoryError> {
+        Ok(self
+            .source
+            .confirm_absent(&mut self.transport, user)
+            .await?)
     }
 
     /// Requests sent, 429s seen, and time waited for rate limits and the budget.

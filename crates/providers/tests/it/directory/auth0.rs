@@ -151,3 +151,15 @@ async fn r_dir_07_auth0_rate_limit_headers_are_honoured_so_no_window_is_exceeded
     );
     assert!(start.elapsed() < Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn r_dir_04_an_auth0_absentee_is_confirmed_gone_before_removal() {
+    let d = auth0_with(3).await;
+    let users = d.sim.users(d.tenant).unwrap();
+    d.sim.delete_user(d.tenant, &users[0].id).unwrap();
+    let mut reader = d.reader(RequestBudget::per_minute(60_000)).await;
+    let gone = alter_core::ExternalUserId::parse("id", &users[0].id).unwrap();
+    let still = alter_core::ExternalUserId::parse("id", &users[1].id).unwrap();
+    assert!(reader.confirm_absent(&gone).await.unwrap());
+    assert!(!reader.confirm_absent(&still).await.unwrap());
+}

@@ -139,3 +139,18 @@ async fn r_dir_07_clerk_429_waits_for_retry_after_and_the_listing_completes() {
     );
     assert!(elapsed < Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn r_dir_04_an_absentee_is_confirmed_gone_with_the_provider_before_removal() {
+    let d = clerk_with(3, 0, 0).await;
+    let users = d.sim.users(d.tenant).unwrap();
+    d.sim.delete_user(d.tenant, &users[0].id).unwrap();
+    let mut reader = d.reader(RequestBudget::per_minute(60_000)).await;
+    let gone = alter_core::ExternalUserId::parse("id", &users[0].id).unwrap();
+    let still = alter_core::ExternalUserId::parse("id", &users[1].id).unwrap();
+    assert!(reader.confirm_absent(&gone).await.unwrap());
+    assert!(
+        !reader.confirm_absent(&still).await.unwrap(),
+        "a user the listing skipped but Clerk still has is kept"
+    );
+}
