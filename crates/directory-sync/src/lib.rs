@@ -76,8 +76,8 @@ impl Application {
 }
 
 /// Claims and executes pending runs, and requests scheduled ones, until `shutdown`. A run
-/// in progress when shutdown comes is finished first only if it ends within the host's
-/// grace; otherwise its heartbeat lapses and another worker takes the IDP afresh.
+/// in progress when shutdown comes is recorded as failed (nobody is removed by a run that
+/// did not finish), so the IDP can be imported again at once.
 async fn work(syncer: Arc<Syncer>, shutdown: CancellationToken) {
     let settings = syncer.settings.clone();
     let stale_after =
@@ -92,8 +92,27 @@ async fn work(syncer: Arc<Syncer>, shutdown: CancellationToken) {
             }
             match syncer.store.claim_run(stale_after).await {
                 Ok(Some(run)) => {
+                    let (app, id) = (run.app_id, run.id);
                     tokio::select! {
-                        () = shutdown.cancelled() => return,
+                        () = shutdown.cancelled() => {
+                            // Stopped mid-import: say so now rather than leave the IDP
+                            // blocked until the heartbeat goes stale. Nobody was removed.
+                            let outcome = alter_store::RunOutcome::Failed {
+                                error: "directory-sync stopped during the import (shutdown); nobody was removed, the next import starts afresh".to_owned(),
+                            };
+                            let counts = syncer
+                                .store
+                                .get_run(app, id)
+                                .await
+                                .ok()
+                                .flatten()
+                                .map(|r| r.counts)
+                                .unwrap_or_default();
+                            if let Err(error) = syncer.store.finish_run(app, id, &outcome, &counts, &[], &[]).await {
+                                tracing::warn!(%error, run = %id, "could not record the interrupted import");
+                            }
+                            return;
+                        }
                         _ = syncer.execute(run) => {}
                     }
                 }

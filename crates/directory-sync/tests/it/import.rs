@@ -579,3 +579,50 @@ async fn r_dir_03_an_idp_with_a_credential_and_no_run_is_synced_on_schedule() {
     assert_eq!(imports.len(), 1, "{imports:?}");
     kit.finish().await;
 }
+
+#[tokio::test]
+async fn r_dir_04_an_import_interrupted_by_shutdown_is_failed_at_once_and_removes_nobody() {
+    let mut kit = Kit::start(TenantKind::Okta, true, |_| {}).await;
+    kit.user("00u_stays", UserStatus::Active);
+    assert_eq!(kit.import(false).await.state, "succeeded");
+    kit.sim
+        .delete_user(crate::support::TENANT, "00u_stays")
+        .unwrap();
+    kit.sim
+        .inject_fault(crate::support::TENANT, Fault::Slow { delay_ms: 2_000 })
+        .unwrap();
+    let run = kit
+        .admin
+        .clone()
+        .run_directory_import(pb::RunDirectoryImportRequest {
+            app_id: kit.app.clone(),
+            dry_run: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    eventually("the import running", Duration::from_secs(10), || async {
+        let r = kit
+            .admin
+            .clone()
+            .get_directory_import(pb::GetDirectoryImportRequest {
+                app_id: kit.app.clone(),
+                import_id: run.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        (r.state == "running").then_some(())
+    })
+    .await;
+    let directory = kit.services.remove(1);
+    directory.stop().await.unwrap();
+    let ended = kit.until_done(&run.id).await;
+    assert_eq!(ended.state, "failed", "{ended:?}");
+    assert!(
+        ended.last_error.contains("stopped during the import"),
+        "{ended:?}"
+    );
+    assert_eq!(kit.users().await["00u_stays"], ACTIVE, "nobody removed");
+    kit.finish().await;
+}
