@@ -626,3 +626,124 @@ async fn r_dir_04_an_import_interrupted_by_shutdown_is_failed_at_once_and_remove
     assert_eq!(kit.users().await["00u_stays"], ACTIVE, "nobody removed");
     kit.finish().await;
 }
+
+/// Per provider: a full import, an unchanged re-run that writes nothing, then a user deleted
+/// upstream deprovisioned (and, where the directory has groups, a member removed upstream
+/// losing the membership while another keeps it).
+async fn import_rerun_and_removals(kind: TenantKind) {
+    let kit = Kit::start(kind, true, |_| {}).await;
+    let prefix = match kind {
+        TenantKind::Auth0 => "auth0|",
+        TenantKind::Clerk => "user_",
+        _ => "00u",
+    };
+    let ids: Vec<String> = (0..5)
+        .map(|i| kit.user(&format!("{prefix}p{i}"), UserStatus::Active))
+        .collect();
+    let groups = kind != TenantKind::Auth0;
+    if groups {
+        kit.group("org_team", &[&ids[0], &ids[1]]);
+    }
+    let first = kit.import(false).await;
+    assert_eq!(first.state, "succeeded", "{kind:?}: {first:?}");
+    assert_eq!(first.users_imported, 5, "{kind:?}");
+    assert_eq!(
+        first.memberships_added,
+        if groups { 2 } else { 0 },
+        "{kind:?}"
+    );
+
+    let before = kit.row_versions().await;
+    let again = kit.import(false).await;
+    assert_eq!(
+        (
+            again.state.as_str(),
+            again.users_imported,
+            again.users_updated
+        ),
+        ("succeeded", 0, 0)
+    );
+    assert_eq!(
+        kit.row_versions().await,
+        before,
+        "{kind:?}: an unchanged re-run writes nothing"
+    );
+
+    kit.sim
+        .delete_user(crate::support::TENANT, &ids[4])
+        .unwrap();
+    if groups {
+        kit.sim
+            .remove_membership(crate::support::TENANT, "org_team", &ids[0])
+            .unwrap();
+    }
+    let third = kit.import(false).await;
+    assert_eq!(third.state, "succeeded", "{kind:?}: {third:?}");
+    assert_eq!(third.users_deprovisioned, 1, "{kind:?}: {third:?}");
+    assert_eq!(
+        third.memberships_removed,
+        u64::from(groups),
+        "{kind:?}: {third:?}"
+    );
+    eventually("the deletion applied", Duration::from_secs(15), || async {
+        (kit.users().await[&ids[4]] == DEPROVISIONED).then_some(())
+    })
+    .await;
+    if groups {
+        let groups_of = |external: String| {
+            let kit = &kit;
+            async move {
+                let users = kit
+                    .admin
+                    .clone()
+                    .list_users(pb::ListUsersRequest {
+                        app_id: kit.app.clone(),
+                        page_size: 100,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .users;
+                let id = users
+                    .into_iter()
+                    .find(|u| u.external_id == external)
+                    .unwrap()
+                    .id;
+                kit.admin
+                    .clone()
+                    .get_user(pb::GetUserRequest {
+                        app_id: kit.app.clone(),
+                        user_id: id,
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .groups
+                    .len()
+            }
+        };
+        eventually(
+            "the membership removed",
+            Duration::from_secs(15),
+            || async { (groups_of(ids[0].clone()).await == 0).then_some(()) },
+        )
+        .await;
+        assert_eq!(
+            groups_of(ids[1].clone()).await,
+            1,
+            "the other member keeps the group"
+        );
+    }
+    kit.finish().await;
+}
+
+#[tokio::test]
+async fn r_dir_02_r_dir_04_auth0_import_rerun_and_upstream_deletion() {
+    import_rerun_and_removals(TenantKind::Auth0).await;
+}
+
+#[tokio::test]
+async fn r_dir_02_r_dir_04_clerk_import_rerun_and_upstream_deletion_and_membership_removal() {
+    import_rerun_and_removals(TenantKind::Clerk).await;
+}
