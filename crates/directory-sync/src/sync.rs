@@ -214,7 +214,8 @@ impl Syncer {
         progress.counts.requests = i64::try_from(reader.stats().requests).unwrap_or(i64::MAX);
         self.beat(run, progress).await?;
         // The listing is complete: what the store has and the listing lacks is gone upstream.
-        let (mut removals, existing) = self.absentees(run, progress).await?;
+        let lists_groups = credential.kind() != alter_core::IdpKind::Auth0;
+        let (mut removals, existing) = self.absentees(run, progress, lists_groups).await?;
         let share = self.settings.max_deprovision_share;
         let floor = self.settings.deprovision_floor;
         let held = |n: u64| n > floor && n as f64 > share * existing as f64;
@@ -480,6 +481,7 @@ impl Syncer {
         &self,
         run: &DirectoryRun,
         progress: &RunProgress,
+        lists_groups: bool,
     ) -> Result<(Vec<Removal>, u64), RunError> {
         let (app, idp) = (run.app_id, run.idp_id);
         let mut removals = Vec::new();
@@ -507,8 +509,9 @@ impl Syncer {
         }
         existing += absent_users.len() as u64;
         // Only a directory that lists groups is the authority on memberships (Auth0's lists
-        // none; its memberships come from tokens).
-        if progress.counts.groups > 0 {
+        // none; its memberships come from tokens). One that lists none now had all its
+        // groups deleted: their memberships go.
+        if lists_groups {
             let mut after: Option<(ExternalUserId, ExternalGroupId)> = None;
             loop {
                 let page = self
