@@ -42,6 +42,8 @@ pub enum Kind {
     Auth0,
     Clerk,
     Okta,
+    /// Also accepted as `custom_oidc`, the name config-api's messages use.
+    #[value(alias = "custom_oidc")]
     CustomOidc,
 }
 
