@@ -71,7 +71,10 @@ impl Worker {
             .env("ALTER_NATS__URL", alter_bus::testing::test_nats_url())
             .env("ALTER_NATS__PREFIX", env.bus.names().prefix())
             .env("ALTER_SECRETS__MASTER_KEY", master_key)
-            .env("ALTER_TELEMETRY__LOG_LEVEL", "warn")
+            .env(
+                "ALTER_TELEMETRY__LOG_LEVEL",
+                std::env::var("ALTER_BENCH_WORKER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .env("ALTER_DIRECTORY_SYNC__LISTEN", format!("127.0.0.1:{port}"))
             .env(
                 "ALTER_DIRECTORY_SYNC__ADMIN_LISTEN",
@@ -121,6 +124,9 @@ impl Worker {
             .await?
             .into_inner();
         anyhow::ensure!(run.created, "an import was already under way: {run:?}");
+        // ALTER_BENCH_DIRECTORY_TRACE=1: print the run's counts each time its heartbeat moves them.
+        let trace = std::env::var_os("ALTER_BENCH_DIRECTORY_TRACE").is_some();
+        let mut last = String::new();
         loop {
             let run = admin
                 .get_directory_import(pb::GetDirectoryImportRequest {
@@ -129,6 +135,16 @@ impl Worker {
                 })
                 .await?
                 .into_inner();
+            if trace {
+                let now = format!(
+                    "{}: {} users, {} groups, {} memberships, {} requests",
+                    run.state, run.users_imported, run.groups, run.memberships_added, run.requests
+                );
+                if now != last {
+                    println!("  {:>8.3} s  {now}", started.elapsed().as_secs_f64());
+                    last = now;
+                }
+            }
             if !matches!(run.state.as_str(), "pending" | "running") {
                 let wall = started.elapsed();
                 return Ok(Import {
