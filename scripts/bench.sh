@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 echo "bench.sh: load average at start $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 # Load drivers start the release service binaries as child processes (the bench crate's own
 # helpers, such as noop-verifier and bare-ingest, are built by `cargo bench`).
-cargo build --release --locked -p alter-jwt-verifier -p alter-webhook-ingest
+cargo build --release --locked -p alter-jwt-verifier -p alter-webhook-ingest -p alter-directory-sync
 found=0
 for dir in crates/*/benches; do
   [ -d "$dir" ] || continue
