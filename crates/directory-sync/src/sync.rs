@@ -195,9 +195,15 @@ impl Syncer {
         let credential =
             open_credential(keyring, idp_id, &secret.sealed).map_err(RunError::Setup)?;
         let budget = self.budget(idp_id, &credential);
-        let mut reader = DirectoryReader::open(self.http.clone(), &credential, budget).await?;
+        let reader = DirectoryReader::open(self.http.clone(), &credential, budget).await?;
+        // The next pages are read while this one is written: the import approaches the
+        // slower of reading and writing, not their sum. A few pages ahead at most, so memory
+        // stays flat.
+        let (pages, mut incoming) = tokio::sync::mpsc::channel(READ_AHEAD);
+        let reading = tokio::spawn(read_ahead(reader, pages));
         let mut last_beat = Instant::now();
-        while let Some(page) = reader.next_page().await? {
+        while let Some(item) = incoming.recv().await {
+            let (page, requests) = item?;
             match page {
                 DirectoryPage::Users(users) => self.users(run, progress, users).await?,
                 DirectoryPage::Groups(groups) => self.groups(run, progress, groups).await?,
@@ -205,12 +211,15 @@ impl Syncer {
                     self.members(run, progress, group, users).await?;
                 }
             }
-            progress.counts.requests = i64::try_from(reader.stats().requests).unwrap_or(i64::MAX);
+            progress.counts.requests = i64::try_from(requests).unwrap_or(i64::MAX);
             if last_beat.elapsed() >= HEARTBEAT {
                 self.beat(run, progress).await?;
                 last_beat = Instant::now();
             }
         }
+        let mut reader = reading
+            .await
+            .map_err(|e| RunError::Setup(format!("the directory reader stopped: {e}")))?;
         progress.counts.requests = i64::try_from(reader.stats().requests).unwrap_or(i64::MAX);
         self.beat(run, progress).await?;
         // The listing is complete: what the store has and the listing lacks is gone upstream.
@@ -512,38 +521,55 @@ impl Syncer {
         // none; its memberships come from tokens). One that lists none now had all its
         // groups deleted: their memberships go.
         if lists_groups {
-            let mut after: Option<(ExternalUserId, ExternalGroupId)> = None;
+            let mut after: Option<(alter_core::UserId, GroupId)> = None;
             loop {
                 let page = self
                     .store
-                    .page_idp_memberships(
-                        app,
-                        idp,
-                        after.as_ref().map(|(u, g)| (u, g)),
-                        ABSENTEE_PAGE,
-                    )
+                    .page_idp_memberships(app, idp, after, ABSENTEE_PAGE)
                     .await?;
                 let Some(last) = page.last() else {
                     break;
                 };
-                after = Some(last.clone());
-                for (user, group) in page {
-                    if absent_users.contains(&progress.hash_user(&user)) {
+                after = Some((last.user_id, last.group_id));
+                for membership in page {
+                    if absent_users.contains(&progress.hash_user(&membership.user)) {
                         continue; // deprovisioned anyway
                     }
-                    if !progress
-                        .seen_memberships
-                        .contains(&progress.hash_membership(&user, &group))
-                    {
+                    let hash = progress.hash_membership(&membership.user, &membership.group);
+                    if !progress.seen_memberships.contains(&hash) {
                         removals.push(Removal {
-                            user,
-                            group: Some(group),
+                            user: membership.user,
+                            group: Some(membership.group),
                         });
                     }
                 }
             }
         }
         Ok((removals, existing))
+    }
+}
+
+/// Pages read ahead of the writes.
+const READ_AHEAD: usize = 4;
+
+type ReadItem = Result<(DirectoryPage, u64), DirectoryError>;
+
+/// Reads the listing to its end (or its first error) into `pages`, then hands the reader
+/// back (for the absentees' confirmation). Stops early when the writer stopped listening.
+async fn read_ahead(
+    mut reader: DirectoryReader,
+    pages: tokio::sync::mpsc::Sender<ReadItem>,
+) -> DirectoryReader {
+    loop {
+        let item = match reader.next_page().await {
+            Ok(Some(page)) => Ok((page, reader.stats().requests)),
+            Ok(None) => return reader,
+            Err(error) => Err(error),
+        };
+        let failed = item.is_err();
+        if pages.send(item).await.is_err() || failed {
+            return reader;
+        }
     }
 }
 

@@ -9,6 +9,15 @@ use crate::error::StoreResult;
 use crate::outbox::Effects;
 use crate::users::{UpsertedUser, User, UserUpsert};
 
+/// A membership as directory sync compares it with a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdpMembership {
+    pub user_id: UserId,
+    pub group_id: GroupId,
+    pub user: ExternalUserId,
+    pub group: ExternalGroupId,
+}
+
 /// Directory sync's view of the store.
 #[async_trait]
 pub trait DirectorySyncStore: Send + Sync {
@@ -56,13 +65,14 @@ pub trait DirectorySyncStore: Send + Sync {
         after: Option<&ExternalUserId>,
         limit: u32,
     ) -> StoreResult<Vec<(ExternalUserId, UserStatus)>>;
-    /// The memberships of the IDP's users in live groups, in (user, group) external-ID order
-    /// after `after`.
+    /// The memberships of the IDP's users (not deprovisioned) in live groups, in
+    /// (user ID, group ID) order after `after` — the memberships table's own key, so each
+    /// page is an index range whatever the planner knows of the tables.
     async fn page_idp_memberships(
         &self,
         app: AppId,
         idp: IdpId,
-        after: Option<(&ExternalUserId, &ExternalGroupId)>,
+        after: Option<(UserId, GroupId)>,
         limit: u32,
-    ) -> StoreResult<Vec<(ExternalUserId, ExternalGroupId)>>;
+    ) -> StoreResult<Vec<IdpMembership>>;
 }

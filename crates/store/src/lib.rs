@@ -30,7 +30,7 @@ pub use audit::{
     AppendOutcome, AuditEvent, AuditQuery, AuditStore, ChainVerification, GENESIS_HASH,
     NewAuditEvent,
 };
-pub use directory::DirectorySyncStore;
+pub use directory::{DirectorySyncStore, IdpMembership};
 pub use directory_runs::{
     DirectoryRun, DirectoryRunStore, Removal, RunCounts, RunOutcome, RunState, RunTrigger,
     SyncCandidate,

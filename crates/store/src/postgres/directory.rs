@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::users::user_from_row;
 use super::{PgStore, corrupt, page_limit};
-use crate::directory::DirectorySyncStore;
+use crate::directory::{DirectorySyncStore, IdpMembership};
 use crate::error::StoreResult;
 use crate::outbox::Effects;
 use crate::users::{UpsertedUser, User, UserUpsert};
@@ -134,33 +134,35 @@ impl DirectorySyncStore for PgStore {
         &self,
         app: AppId,
         idp: IdpId,
-        after: Option<(&ExternalUserId, &ExternalGroupId)>,
+        after: Option<(UserId, GroupId)>,
         limit: u32,
-    ) -> StoreResult<Vec<(ExternalUserId, ExternalGroupId)>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT u.external_id, g.external_id FROM memberships m \
+    ) -> StoreResult<Vec<IdpMembership>> {
+        let rows: Vec<(Uuid, Uuid, String, String)> = sqlx::query_as(
+            "SELECT m.user_id, m.group_id, u.external_id, g.external_id FROM memberships m \
              JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id \
              JOIN groups g ON g.app_id = m.app_id AND g.id = m.group_id \
              WHERE m.app_id = $1 AND u.idp_id = $2 AND g.deleted_at IS NULL \
              AND u.status <> 'deprovisioned' \
-             AND ($3::text IS NULL OR (u.external_id, g.external_id) > ($3, $4)) \
-             ORDER BY u.external_id, g.external_id LIMIT $5",
+             AND ($3::uuid IS NULL OR (m.user_id, m.group_id) > ($3, $4)) \
+             ORDER BY m.user_id, m.group_id LIMIT $5",
         )
         .bind(app.as_uuid())
         .bind(idp.as_uuid())
-        .bind(after.map(|(u, _)| u.as_str()))
-        .bind(after.map(|(_, g)| g.as_str()))
+        .bind(after.map(|(u, _)| u.as_uuid()))
+        .bind(after.map(|(_, g)| g.as_uuid()))
         .bind(page_limit(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(user, group)| {
-                Ok((
-                    ExternalUserId::parse("users.external_id", &user)
+            .map(|(user_id, group_id, user, group)| {
+                Ok(IdpMembership {
+                    user_id: UserId::from_uuid(user_id),
+                    group_id: GroupId::from_uuid(group_id),
+                    user: ExternalUserId::parse("users.external_id", &user)
                         .map_err(corrupt("user external ID"))?,
-                    ExternalGroupId::parse("groups.external_id", &group)
+                    group: ExternalGroupId::parse("groups.external_id", &group)
                         .map_err(corrupt("group external ID"))?,
-                ))
+                })
             })
             .collect()
     }
