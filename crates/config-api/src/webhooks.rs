@@ -129,11 +129,9 @@ impl AdminApi {
             .map_err(|e| {
                 Error::FailedPrecondition(format!("cannot seal the webhook secret: {e}"))
             })?;
-        Ok(StoredWebhookSecret::Sealed(SealedSecret {
-            ciphertext: sealed.ciphertext,
-            nonce: sealed.nonce.to_vec(),
-            key_id: sealed.key_id.to_string(),
-        }))
+        Ok(StoredWebhookSecret::Sealed(SealedSecret::from_sealed(
+            sealed,
+        )))
     }
 
     fn instructions(&self, idp: &IdentityProvider) -> String {

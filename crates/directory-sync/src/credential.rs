@@ -74,11 +74,7 @@ pub fn seal_credential(
     let sealed = keyring
         .seal_str(&json, &credential_seal_context(idp))
         .map_err(|e| format!("cannot seal the credential: {e}"))?;
-    Ok(SealedSecret {
-        ciphertext: sealed.ciphertext,
-        nonce: sealed.nonce.to_vec(),
-        key_id: sealed.key_id.to_string(),
-    })
+    Ok(SealedSecret::from_sealed(sealed))
 }
 
 /// Opens the credential sealed for `idp`.
@@ -87,19 +83,8 @@ pub fn open_credential(
     idp: IdpId,
     sealed: &SealedSecret,
 ) -> Result<DirectoryCredential, String> {
-    let key_id = sealed.key_id.parse().map_err(|e| format!("{e}"))?;
-    let nonce: [u8; 12] = sealed
-        .nonce
-        .as_slice()
-        .try_into()
-        .map_err(|_| "the stored nonce is not 12 bytes".to_owned())?;
-    let parts = alter_secrets::Sealed {
-        key_id,
-        nonce,
-        ciphertext: sealed.ciphertext.clone(),
-    };
-    let json = keyring
-        .unseal_string(&parts, &credential_seal_context(idp))
+    let json = sealed
+        .open_string(keyring, &credential_seal_context(idp))
         .map_err(|e| {
             format!("the directory credential cannot be opened with the configured keys: {e}")
         })?;

@@ -45,6 +45,40 @@ impl std::fmt::Debug for SealedSecret {
     }
 }
 
+impl SealedSecret {
+    /// The keyring's sealed value as it is stored.
+    pub fn from_sealed(sealed: alter_secrets::Sealed) -> Self {
+        Self {
+            ciphertext: sealed.ciphertext,
+            nonce: sealed.nonce.to_vec(),
+            key_id: sealed.key_id.to_string(),
+        }
+    }
+
+    /// Opens the stored value as a string, sealed for `context`; the error says why not
+    /// (an unknown key ID, a malformed row, a wrong key or context).
+    pub fn open_string(
+        &self,
+        keyring: &alter_secrets::Keyring,
+        context: &[u8],
+    ) -> Result<alter_secrets::SecretString, String> {
+        let key_id = self.key_id.parse().map_err(|e| format!("{e}"))?;
+        let nonce: [u8; 12] = self
+            .nonce
+            .as_slice()
+            .try_into()
+            .map_err(|_| "the stored nonce is not 12 bytes".to_owned())?;
+        let parts = alter_secrets::Sealed {
+            key_id,
+            nonce,
+            ciphertext: self.ciphertext.clone(),
+        };
+        keyring
+            .unseal_string(&parts, context)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// A stored sealed secret with when it was (last) set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredSecret {

@@ -18,7 +18,7 @@ use alter_bus::{Invalidation, InvalidationNotice};
 use alter_core::IdpId;
 use alter_providers::inbound::WebhookVerifier;
 use alter_runtime::invalidations::InvalidationSink;
-use alter_secrets::{Keyring, SecretString, TokenHash};
+use alter_secrets::{Keyring, TokenHash};
 use alter_store::{
     IdentityProvider, Store, StoredWebhookSecret, WebhookSettings, webhook_seal_context,
 };
@@ -193,7 +193,7 @@ impl Endpoints {
                 let mut secrets = Vec::with_capacity(valid.len());
                 for secret in valid {
                     if let StoredWebhookSecret::Sealed(sealed) = secret {
-                        let opened = unseal(keyring, sealed, &context).map_err(|e| {
+                        let opened = sealed.open_string(keyring, &context).map_err(|e| {
                             format!(
                                 "the webhook secret of identity provider {} cannot be opened with the configured keys: {e}",
                                 idp.id
@@ -236,25 +236,4 @@ impl InvalidationSink for Endpoints {
     fn invalidate_everything(&self) {
         self.clear();
     }
-}
-
-fn unseal(
-    keyring: &Keyring,
-    sealed: &alter_store::SealedSecret,
-    context: &[u8],
-) -> Result<SecretString, String> {
-    let key_id = sealed.key_id.parse().map_err(|e| format!("{e}"))?;
-    let nonce: [u8; 12] = sealed
-        .nonce
-        .as_slice()
-        .try_into()
-        .map_err(|_| "the stored nonce is not 12 bytes".to_owned())?;
-    let parts = alter_secrets::Sealed {
-        key_id,
-        nonce,
-        ciphertext: sealed.ciphertext.clone(),
-    };
-    keyring
-        .unseal_string(&parts, context)
-        .map_err(|e| e.to_string())
 }

@@ -380,17 +380,7 @@ async fn r_dir_03_two_concurrent_triggers_give_one_run() {
     assert_eq!(a.id, b.id, "{a:?} {b:?}");
     assert_eq!(u8::from(a.created) + u8::from(b.created), 1);
     assert_eq!(kit.until_done(&a.id).await.state, "succeeded");
-    let runs = kit
-        .admin
-        .clone()
-        .list_directory_imports(pb::ListDirectoryImportsRequest {
-            app_id: kit.app.clone(),
-            limit: 10,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .imports;
+    let runs = kit.imports().await;
     assert_eq!(runs.len(), 1);
     kit.finish().await;
 }
@@ -543,20 +533,16 @@ async fn r_dir_01_each_credential_is_checked_before_it_is_stored() {
 
 #[tokio::test]
 async fn r_dir_03_an_idp_with_a_credential_and_no_run_is_synced_on_schedule() {
-    let kit = Kit::start(TenantKind::Okta, true, |s| s.schedule_hours = 6).await;
+    // The credential comes last: with it, the IDP is due at once.
+    let kit = Kit::start(TenantKind::Okta, false, |s| s.schedule_hours = 6).await;
     kit.user("00u_sched", UserStatus::Active);
+    kit.admin
+        .clone()
+        .set_directory_credential(kit.good_credential())
+        .await
+        .unwrap();
     let run = eventually("a scheduled run", Duration::from_secs(20), || async {
-        let imports = kit
-            .admin
-            .clone()
-            .list_directory_imports(pb::ListDirectoryImportsRequest {
-                app_id: kit.app.clone(),
-                limit: 10,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .imports;
+        let imports = kit.imports().await;
         imports
             .into_iter()
             .find(|r| r.trigger == "schedule" && r.state == "succeeded")
@@ -565,17 +551,7 @@ async fn r_dir_03_an_idp_with_a_credential_and_no_run_is_synced_on_schedule() {
     assert_eq!(run.users_imported, 1, "{run:?}");
     // Six hours (plus jitter) must pass before the next one.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let imports = kit
-        .admin
-        .clone()
-        .list_directory_imports(pb::ListDirectoryImportsRequest {
-            app_id: kit.app.clone(),
-            limit: 10,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .imports;
+    let imports = kit.imports().await;
     assert_eq!(imports.len(), 1, "{imports:?}");
     kit.finish().await;
 }

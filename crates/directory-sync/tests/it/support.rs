@@ -256,6 +256,20 @@ impl Kit {
         .await
     }
 
+    /// The app's latest imports, newest first.
+    pub async fn imports(&self) -> Vec<pb::DirectoryImport> {
+        self.admin
+            .clone()
+            .list_directory_imports(pb::ListDirectoryImportsRequest {
+                app_id: self.app.clone(),
+                limit: 10,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .imports
+    }
+
     /// Every user of the app by external ID, with its status.
     pub async fn users(&self) -> BTreeMap<String, i32> {
         let mut out = BTreeMap::new();
