@@ -364,24 +364,9 @@ async fn r_hook_03_r_rev_04_r_rev_05_clerk_membership_and_organization_deletions
     let c1 = s.verify(0, &app, &token).await.unwrap().user.unwrap().id;
     let answer = s.verify(0, &app, &other).await.unwrap();
     let group = answer.groups[0].id.clone();
-    s.admin
-        .create_grant(admin::CreateGrantRequest {
-            app_id: app.clone(),
-            credential_ref: "org:reports".into(),
-            principal_kind: PrincipalKind::Group as i32,
-            principal_id: group,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let has_grant = |answer: &alter_proto::identity::v1::VerifyResponse| !answer.grants.is_empty();
-    for replica in 0..2 {
-        eventually("the group grant", Duration::from_secs(10), || {
-            let (s, app, other) = (&s, app.clone(), other.clone());
-            async move { s.verify(replica, &app, &other).await.ok().filter(has_grant) }
-        })
+    s.group_grant_seen(&app, &group, "org:reports", &other)
         .await;
-    }
+    let has_grant = |answer: &alter_proto::identity::v1::VerifyResponse| !answer.grants.is_empty();
     // R-REV-04: user_c1 leaves the organization: the membership (and with it the group's
     // grant) is gone for them; user_c2 keeps it.
     let left = s
@@ -648,6 +633,30 @@ impl Stack {
             .id
     }
 
+    /// Grants `credential` to the group and waits until both replicas answer `token` with it.
+    async fn group_grant_seen(&self, app: &str, group: &str, credential: &str, token: &str) {
+        self.admin
+            .clone()
+            .create_grant(admin::CreateGrantRequest {
+                app_id: app.into(),
+                credential_ref: credential.into(),
+                principal_kind: PrincipalKind::Group as i32,
+                principal_id: group.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for replica in 0..2 {
+            eventually("the group grant", Duration::from_secs(10), || async move {
+                self.verify(replica, app, token)
+                    .await
+                    .ok()
+                    .filter(|a| !a.grants.is_empty())
+            })
+            .await;
+        }
+    }
+
     async fn resolves_everywhere(&self, app: &str, token: &str) {
         for replica in 0..2 {
             eventually(
@@ -808,24 +817,8 @@ async fn r_hook_04_okta_reactivation_activation_deletion_membership_and_group_ev
     let answer = s.verify(0, &app, &bob).await.unwrap();
     s.verify(0, &app, &cy).await.unwrap();
     let group = answer.groups[0].id.clone();
-    s.admin
-        .create_grant(admin::CreateGrantRequest {
-            app_id: app.clone(),
-            credential_ref: "eng:deploy".into(),
-            principal_kind: PrincipalKind::Group as i32,
-            principal_id: group,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    s.group_grant_seen(&app, &group, "eng:deploy", &bob).await;
     let has_grant = |a: &alter_proto::identity::v1::VerifyResponse| !a.grants.is_empty();
-    for replica in 0..2 {
-        eventually("the group grant", Duration::from_secs(10), || {
-            let (s, app, bob) = (&s, app.clone(), bob.clone());
-            async move { s.verify(replica, &app, &bob).await.ok().filter(has_grant) }
-        })
-        .await;
-    }
     let user_event = |kind: &str, id: &str| {
         json!({
             "eventType": kind,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use alter_idp_sim::{Fault, GenerateSpec, TenantKind, UserStatus};
+use alter_idp_sim::{Fault, TenantKind, UserStatus};
 use alter_proto::admin::v1 as pb;
 use alter_proto::identity::v1::{PrincipalKind, RefusalReason, UserStatus as Status};
 use alter_testkit::eventually;
@@ -164,16 +164,7 @@ async fn r_dir_02_r_dir_04_r_dir_06_okta_imports_everyone_and_upstream_removals_
 #[tokio::test]
 async fn r_dir_02_auth0_reads_a_tenant_of_5000_users_completely_with_blocked_users_suspended() {
     let kit = Kit::start(TenantKind::Auth0, true, |_| {}).await;
-    kit.sim
-        .generate(
-            crate::support::TENANT,
-            GenerateSpec {
-                users: 5_000,
-                groups: 0,
-                memberships_per_user: 0,
-            },
-        )
-        .unwrap();
+    kit.generate(5_000);
     let blocked = kit.sim.users(crate::support::TENANT).unwrap()[17]
         .id
         .clone();
@@ -236,16 +227,7 @@ async fn r_dir_02_clerk_imports_organizations_as_groups_and_banned_users_suspend
 #[tokio::test]
 async fn r_dir_04_a_run_that_fails_part_way_deprovisions_nobody_and_records_the_error() {
     let kit = Kit::start(TenantKind::Okta, true, |_| {}).await;
-    kit.sim
-        .generate(
-            crate::support::TENANT,
-            GenerateSpec {
-                users: 450,
-                groups: 0,
-                memberships_per_user: 0,
-            },
-        )
-        .unwrap();
+    kit.generate(450);
     assert_eq!(kit.import(false).await.state, "succeeded");
     let gone = kit.sim.users(crate::support::TENANT).unwrap()[3].id.clone();
     kit.sim.delete_user(crate::support::TENANT, &gone).unwrap();

@@ -256,6 +256,20 @@ impl Kit {
         .await
     }
 
+    /// Generates a directory of `users` users (no groups) in the tenant.
+    pub fn generate(&self, users: usize) {
+        self.sim
+            .generate(
+                TENANT,
+                alter_idp_sim::GenerateSpec {
+                    users,
+                    groups: 0,
+                    memberships_per_user: 0,
+                },
+            )
+            .unwrap();
+    }
+
     /// The app's latest imports, newest first.
     pub async fn imports(&self) -> Vec<pb::DirectoryImport> {
         self.admin
