@@ -1,6 +1,7 @@
 //! Alter's persistence: one async trait per aggregate (apps, IDPs, secrets, users, groups,
 //! grants, directory runs, audit trail, processed events) so services depend on behaviour,
-//! not on PostgreSQL; [`PgStore`] implements them all over one `sqlx` pool.
+//! not on PostgreSQL; [`PgStore`] implements them all over one `sqlx` pool, and
+//! [`SqliteStore`] over one SQLite file for the embedded `alter dev` mode.
 //!
 //! Every query is scoped by [`alter_core::AppId`]: nothing of one app is visible through
 //! another. Services usually hold an `Arc<dyn Store>` and call any aggregate's methods on it.
@@ -8,6 +9,7 @@
 pub mod apps;
 pub mod audit;
 pub mod audit_chain;
+mod common;
 pub mod directory;
 pub mod directory_runs;
 pub mod error;
@@ -19,6 +21,7 @@ pub mod outbox;
 mod postgres;
 pub mod processed_events;
 pub mod secrets;
+mod sqlite;
 pub mod users;
 pub mod webhooks;
 
@@ -50,6 +53,7 @@ pub use outbox::{
 pub use postgres::{MIGRATOR, PgStore};
 pub use processed_events::ProcessedEvents;
 pub use secrets::{SealedSecret, SecretPurpose, SecretStore, StoredSecret};
+pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
 pub use users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
 pub use webhooks::{
     DeliveryOutcome, DeliveryRecord, LoggedDelivery, StoredWebhookSecret, WebhookSettings,

@@ -1,13 +1,17 @@
 //! Test support (feature `testing`): a fresh, migrated PostgreSQL database per test, so tests
-//! run in parallel against the real server without seeing each other's rows.
+//! run in parallel against the real server without seeing each other's rows, and a fresh
+//! SQLite file per test for the embedded adapter.
 
 use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgPool};
 
-use crate::error::StoreResult;
+use std::path::{Path, PathBuf};
+
+use crate::error::{StoreError, StoreResult};
 use crate::postgres::{MIGRATOR, PgStore, pool_options};
+use crate::sqlite::SqliteStore;
 
 /// Where the test server is, unless `ALTER_TEST_DATABASE_URL` says otherwise.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://alter:alter@127.0.0.1:5432/alter";
@@ -131,6 +135,53 @@ async fn drop_database(admin_url: &str, name: &str) -> StoreResult<()> {
     .await?;
     admin.close().await?;
     Ok(())
+}
+
+/// A fresh, migrated SQLite file in its own temporary directory: the embedded adapter's
+/// counterpart of [`TestDatabase`]. The directory is removed by [`cleanup`](Self::cleanup)
+/// or, if a test fails first, by `Drop`.
+#[derive(Debug)]
+pub struct SqliteTestDatabase {
+    store: SqliteStore,
+    dir: PathBuf,
+}
+
+impl SqliteTestDatabase {
+    /// Creates `alter_test_<random>/store.sqlite3` under the system's temporary directory.
+    pub async fn create() -> StoreResult<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("alter_test_{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            StoreError::corrupt(
+                "test directory",
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
+        let store = SqliteStore::open(&dir.join("store.sqlite3"), 4).await?;
+        Ok(Self { store, dir })
+    }
+
+    /// The store over the file.
+    pub fn store(&self) -> SqliteStore {
+        self.store.clone()
+    }
+
+    /// The database file's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Closes the pool and removes the directory.
+    pub async fn cleanup(self) -> StoreResult<()> {
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTestDatabase {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// `url` with its database name (the last path segment) replaced by `name`.

@@ -3,11 +3,9 @@
 use alter_core::{AppId, ClaimMappings, IdpId, IdpKind};
 use alter_store::{SealedSecret, SecretPurpose, SignInSettings, StoreError};
 
-use crate::support::{TestStore, new_idp};
+use crate::support::{TestStore, contract_tests, new_idp};
 
-#[tokio::test]
-async fn r_cfg_01_a_second_idp_for_the_same_app_already_exists() {
-    let t = TestStore::new().await;
+async fn r_cfg_01_a_second_idp_for_the_same_app_already_exists(t: TestStore) {
     let (app, first) = t.app_with_idp(IdpKind::Auth0).await;
 
     let err = t
@@ -32,9 +30,7 @@ async fn r_cfg_01_a_second_idp_for_the_same_app_already_exists() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn creating_an_idp_for_a_missing_app_is_not_found() {
-    let t = TestStore::new().await;
+async fn creating_an_idp_for_a_missing_app_is_not_found(t: TestStore) {
     let err = t
         .store
         .create_idp(AppId::new(), &new_idp(IdpKind::Clerk))
@@ -44,9 +40,7 @@ async fn creating_an_idp_for_a_missing_app_is_not_found() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn idp_round_trips_every_field_and_is_found_by_id_alone_for_webhook_routing() {
-    let t = TestStore::new().await;
+async fn idp_round_trips_every_field_and_is_found_by_id_alone_for_webhook_routing(t: TestStore) {
     let app = t.store.create_app("round trip").await.unwrap();
     let mut new = new_idp(IdpKind::Okta);
     new.claim_mappings = ClaimMappings {
@@ -80,9 +74,7 @@ async fn idp_round_trips_every_field_and_is_found_by_id_alone_for_webhook_routin
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_cfg_08_claim_mappings_lock_after_the_first_authentication() {
-    let t = TestStore::new().await;
+async fn r_cfg_08_claim_mappings_lock_after_the_first_authentication(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     let mut mappings = ClaimMappings {
         group_claim: Some("groups".into()),
@@ -132,9 +124,7 @@ async fn r_cfg_08_claim_mappings_lock_after_the_first_authentication() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_cfg_11_sealed_secrets_are_stored_per_purpose_rotated_and_deleted() {
-    let t = TestStore::new().await;
+async fn r_cfg_11_sealed_secrets_are_stored_per_purpose_rotated_and_deleted(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let first = SealedSecret {
         ciphertext: vec![1, 2, 3],
@@ -208,9 +198,7 @@ async fn r_cfg_11_sealed_secrets_are_stored_per_purpose_rotated_and_deleted() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn app_names_are_validated_and_apps_page_in_id_order() {
-    let t = TestStore::new().await;
+async fn app_names_are_validated_and_apps_page_in_id_order(t: TestStore) {
     let err = t.store.create_app("").await.unwrap_err();
     assert!(
         matches!(err, StoreError::Invalid(ref e) if e.field == "name"),
@@ -230,9 +218,7 @@ async fn app_names_are_validated_and_apps_page_in_id_order() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn deleting_an_idp_frees_the_app_for_a_new_one_until_users_signed_in() {
-    let t = TestStore::new().await;
+async fn deleting_an_idp_frees_the_app_for_a_new_one_until_users_signed_in(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     // Another app cannot delete it: app isolation.
     let other = t.store.create_app("other").await.unwrap();
@@ -257,3 +243,13 @@ async fn deleting_an_idp_frees_the_app_for_a_new_one_until_users_signed_in() {
     assert!(t.store.get_idp_for_app(app).await.unwrap().is_some());
     t.finish().await;
 }
+
+contract_tests!(
+    r_cfg_01_a_second_idp_for_the_same_app_already_exists,
+    creating_an_idp_for_a_missing_app_is_not_found,
+    idp_round_trips_every_field_and_is_found_by_id_alone_for_webhook_routing,
+    r_cfg_08_claim_mappings_lock_after_the_first_authentication,
+    r_cfg_11_sealed_secrets_are_stored_per_purpose_rotated_and_deleted,
+    app_names_are_validated_and_apps_page_in_id_order,
+    deleting_an_idp_frees_the_app_for_a_new_one_until_users_signed_in,
+);

@@ -6,7 +6,7 @@ use alter_core::{AppId, EventId, EventSource, IdpKind, UserId};
 use alter_store::{AuditQuery, ChainVerification, GENESIS_HASH, NewAuditEvent};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::support::TestStore;
+use crate::support::{TestStore, contract_tests};
 
 fn event(kind: &str, user: Option<UserId>, at: DateTime<Utc>) -> NewAuditEvent {
     NewAuditEvent {
@@ -23,9 +23,7 @@ fn base_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap() + Duration::nanoseconds(123_456_789)
 }
 
-#[tokio::test]
-async fn r_aud_02_an_event_delivered_twice_is_recorded_once() {
-    let t = TestStore::new().await;
+async fn r_aud_02_an_event_delivered_twice_is_recorded_once(t: TestStore) {
     let app = t.store.create_app("audit").await.unwrap().id;
     let e1 = event("user_provisioned", None, base_time());
     let e2 = event("user_suspended", None, base_time());
@@ -82,9 +80,9 @@ async fn r_aud_02_an_event_delivered_twice_is_recorded_once() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_aud_04_the_chain_links_every_row_to_its_predecessor_per_app_and_verifies_intact() {
-    let t = TestStore::new().await;
+async fn r_aud_04_the_chain_links_every_row_to_its_predecessor_per_app_and_verifies_intact(
+    t: TestStore,
+) {
     let a = t.store.create_app("a").await.unwrap().id;
     let b = t.store.create_app("b").await.unwrap().id;
     assert_eq!(
@@ -148,7 +146,7 @@ async fn r_aud_03_the_trail_is_append_only_update_delete_and_truncate_fail() {
         .append_audit_events(app, &[event("user_deprovisioned", None, base_time())])
         .await
         .unwrap();
-    let pool = t.db.pool();
+    let pool = t.pg().pool();
 
     let update = sqlx::query("UPDATE audit_events SET kind = 'nothing' WHERE app_id = $1")
         .bind(app.as_uuid())
@@ -180,7 +178,7 @@ async fn r_aud_03_the_trail_is_append_only_update_delete_and_truncate_fail() {
 
 /// Edits a row behind the trigger's back, as someone with table-owner rights could.
 pub async fn tamper(t: &TestStore, sql: &'static str, app: AppId) {
-    let mut tx = t.db.pool().begin().await.unwrap();
+    let mut tx = t.pg().pool().begin().await.unwrap();
     sqlx::query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete")
         .execute(&mut *tx)
         .await
@@ -291,9 +289,7 @@ async fn r_aud_04_concurrent_appends_never_fork_the_chain() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_aud_03_the_trail_is_filtered_by_user_kind_and_time_and_pages_by_seq() {
-    let t = TestStore::new().await;
+async fn r_aud_03_the_trail_is_filtered_by_user_kind_and_time_and_pages_by_seq(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let ann = t.user(app, idp, "00u-ann").await;
     let bob = t.user(app, idp, "00u-bob").await;
@@ -366,3 +362,9 @@ async fn r_aud_03_the_trail_is_filtered_by_user_kind_and_time_and_pages_by_seq()
     );
     t.finish().await;
 }
+
+contract_tests!(
+    r_aud_02_an_event_delivered_twice_is_recorded_once,
+    r_aud_04_the_chain_links_every_row_to_its_predecessor_per_app_and_verifies_intact,
+    r_aud_03_the_trail_is_filtered_by_user_kind_and_time_and_pages_by_seq,
+);

@@ -16,7 +16,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::audit::tamper;
-use crate::support::TestStore;
+use crate::support::{TestStore, contract_tests};
 
 /// The last migration of the release that hashed the chain in SQL only.
 const BEFORE_HASH_VERSIONS: i64 = 20250101000000;
@@ -143,9 +143,9 @@ async fn all_rows(store: &dyn AuditStore, app: AppId) -> Vec<AuditEvent> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn r_aud_04_a_chain_written_through_postgres_verifies_and_is_recomputed_in_rust() {
-    let t = TestStore::new().await;
+async fn r_aud_04_a_chain_written_through_postgres_verifies_and_is_recomputed_in_rust(
+    t: TestStore,
+) {
     let app = t.store.create_app("chain").await.unwrap().id;
     let user = Some(UserId::new());
     let details = tricky_details();
@@ -469,3 +469,5 @@ async fn r_aud_04_a_writer_of_the_previous_release_keeps_the_chain_verifiable_du
     );
     db.cleanup().await.unwrap();
 }
+
+contract_tests!(r_aud_04_a_chain_written_through_postgres_verifies_and_is_recomputed_in_rust,);

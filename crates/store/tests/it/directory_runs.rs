@@ -11,7 +11,7 @@ use alter_store::{
 use chrono::Duration;
 use uuid::Uuid;
 
-use crate::support::TestStore;
+use crate::support::{TestStore, contract_tests};
 
 fn lifecycle(app: alter_core::AppId) -> OutboxMessage {
     OutboxMessage {
@@ -23,16 +23,13 @@ fn lifecycle(app: alter_core::AppId) -> OutboxMessage {
 }
 
 async fn outbox_rows(t: &TestStore, id: Uuid) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE id = $1")
-        .bind(id)
-        .fetch_one(t.db.pool())
+    t.count("SELECT count(*) FROM outbox WHERE id = $1", Some(id))
         .await
-        .unwrap()
 }
 
-#[tokio::test]
-async fn r_dir_03_r_dir_05_a_run_is_requested_once_claimed_once_and_records_its_outcome() {
-    let t = TestStore::new().await;
+async fn r_dir_03_r_dir_05_a_run_is_requested_once_claimed_once_and_records_its_outcome(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let (run, created) = t
         .store
@@ -164,9 +161,7 @@ async fn r_dir_03_r_dir_05_a_run_is_requested_once_claimed_once_and_records_its_
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_dir_08_a_held_run_keeps_who_would_go_and_only_approval_applies_it() {
-    let t = TestStore::new().await;
+async fn r_dir_08_a_held_run_keeps_who_would_go_and_only_approval_applies_it(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let removals: Vec<Removal> = (0..3)
         .map(|i| Removal {
@@ -310,3 +305,8 @@ async fn r_dir_03_a_run_without_heartbeat_is_failed_as_abandoned_and_the_schedul
     );
     t.finish().await;
 }
+
+contract_tests!(
+    r_dir_03_r_dir_05_a_run_is_requested_once_claimed_once_and_records_its_outcome,
+    r_dir_08_a_held_run_keeps_who_would_go_and_only_approval_applies_it,
+);

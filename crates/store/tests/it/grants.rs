@@ -4,7 +4,7 @@ use alter_core::{EventSource, GrantId, GroupId, IdpKind, Principal, UserId};
 use alter_store::{GrantStore, NewGrant, RevokedBy, StoreError};
 use chrono::{Duration, Utc};
 
-use crate::support::TestStore;
+use crate::support::{TestStore, contract_tests};
 
 fn grant(credential: &str, principal: Principal) -> NewGrant {
     NewGrant {
@@ -31,9 +31,9 @@ async fn active_refs(
     refs
 }
 
-#[tokio::test]
-async fn r_jwt_09_active_grants_are_the_users_their_groups_and_the_apps_never_revoked_or_expired() {
-    let t = TestStore::new().await;
+async fn r_jwt_09_active_grants_are_the_users_their_groups_and_the_apps_never_revoked_or_expired(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let ann = t.user(app, idp, "user_ann").await;
     let bob = t.user(app, idp, "user_bob").await;
@@ -109,9 +109,7 @@ async fn r_jwt_09_active_grants_are_the_users_their_groups_and_the_apps_never_re
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_cfg_09_group_grants_are_left_out_when_the_idp_is_not_eligible() {
-    let t = TestStore::new().await;
+async fn r_cfg_09_group_grants_are_left_out_when_the_idp_is_not_eligible(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     let user = t.user(app, idp, "auth0|1").await;
     let group = t.group(app, "admins").await;
@@ -139,9 +137,7 @@ async fn r_cfg_09_group_grants_are_left_out_when_the_idp_is_not_eligible() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_04_removing_a_member_ends_their_group_access_only() {
-    let t = TestStore::new().await;
+async fn r_rev_04_removing_a_member_ends_their_group_access_only(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let ann = t.user(app, idp, "00u-ann").await;
     let bob = t.user(app, idp, "00u-bob").await;
@@ -172,9 +168,9 @@ async fn r_rev_04_removing_a_member_ends_their_group_access_only() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_and_records_the_cause() {
-    let t = TestStore::new().await;
+async fn r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_and_records_the_cause(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     let ann = t.user(app, idp, "auth0|ann").await;
     let bob = t.user(app, idp, "auth0|bob").await;
@@ -254,9 +250,7 @@ async fn r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_and_records_t
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_05_deleting_a_group_revokes_its_group_grants_with_the_cause() {
-    let t = TestStore::new().await;
+async fn r_rev_05_deleting_a_group_revokes_its_group_grants_with_the_cause(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let user = t.user(app, idp, "user_1").await;
     let doomed = t.group(app, "org_doomed").await;
@@ -347,7 +341,7 @@ async fn r_rev_01_a_grant_names_exactly_one_principal() {
     .bind(app.as_uuid())
     .bind(user.as_uuid())
     .bind(group.as_uuid())
-    .execute(t.db.pool())
+    .execute(t.pg().pool())
     .await
     .unwrap_err();
     assert!(
@@ -358,3 +352,11 @@ async fn r_rev_01_a_grant_names_exactly_one_principal() {
     assert_eq!(listed.len(), 3);
     t.finish().await;
 }
+
+contract_tests!(
+    r_jwt_09_active_grants_are_the_users_their_groups_and_the_apps_never_revoked_or_expired,
+    r_cfg_09_group_grants_are_left_out_when_the_idp_is_not_eligible,
+    r_rev_04_removing_a_member_ends_their_group_access_only,
+    r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_and_records_the_cause,
+    r_rev_05_deleting_a_group_revokes_its_group_grants_with_the_cause,
+);

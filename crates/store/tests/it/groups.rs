@@ -3,11 +3,9 @@
 use alter_core::{EventSource, GroupId, IdpKind};
 use alter_store::{GroupUpsert, StoreError};
 
-use crate::support::{TestStore, ext_group};
+use crate::support::{TestStore, contract_tests, ext_group};
 
-#[tokio::test]
-async fn replacing_a_users_memberships_reports_exactly_what_changed() {
-    let t = TestStore::new().await;
+async fn replacing_a_users_memberships_reports_exactly_what_changed(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let user = t.user(app, idp, "user_1").await;
     let a = t.group(app, "org_a").await;
@@ -79,9 +77,7 @@ async fn replacing_a_users_memberships_reports_exactly_what_changed() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn adding_and_removing_a_membership_says_whether_it_changed_anything() {
-    let t = TestStore::new().await;
+async fn adding_and_removing_a_membership_says_whether_it_changed_anything(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let user = t.user(app, idp, "00u1").await;
     let group = t.group(app, "00g1").await;
@@ -109,9 +105,7 @@ async fn adding_and_removing_a_membership_says_whether_it_changed_anything() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn deleting_a_group_removes_its_members_and_a_returning_group_is_undeleted() {
-    let t = TestStore::new().await;
+async fn deleting_a_group_removes_its_members_and_a_returning_group_is_undeleted(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let u1 = t.user(app, idp, "user_1").await;
     let u2 = t.user(app, idp, "user_2").await;
@@ -176,9 +170,7 @@ async fn deleting_a_group_removes_its_members_and_a_returning_group_is_undeleted
     t.finish().await;
 }
 
-#[tokio::test]
-async fn upsert_groups_batches_renames_and_keeps_first_seen_order() {
-    let t = TestStore::new().await;
+async fn upsert_groups_batches_renames_and_keeps_first_seen_order(t: TestStore) {
     let app = t.store.create_app("groups").await.unwrap().id;
     let up = |id: &str, name: &str| GroupUpsert {
         external_id: ext_group(id),
@@ -227,3 +219,10 @@ async fn upsert_groups_batches_renames_and_keeps_first_seen_order() {
     );
     t.finish().await;
 }
+
+contract_tests!(
+    replacing_a_users_memberships_reports_exactly_what_changed,
+    adding_and_removing_a_membership_says_whether_it_changed_anything,
+    deleting_a_group_removes_its_members_and_a_returning_group_is_undeleted,
+    upsert_groups_batches_renames_and_keeps_first_seen_order,
+);

@@ -6,11 +6,9 @@ use alter_store::{
 };
 use chrono::Utc;
 
-use crate::support::{TestStore, ext_group, ext_user};
+use crate::support::{TestStore, contract_tests, ext_group, ext_user};
 
-#[tokio::test]
-async fn app_isolation_rows_of_app_a_are_never_returned_or_touched_through_app_b() {
-    let t = TestStore::new().await;
+async fn app_isolation_rows_of_app_a_are_never_returned_or_touched_through_app_b(t: TestStore) {
     let s = &t.store;
     let (a, idp_a) = t.app_with_idp(IdpKind::Clerk).await;
     let (b, idp_b) = t.app_with_idp(IdpKind::Clerk).await;
@@ -244,3 +242,5 @@ async fn app_isolation_rows_of_app_a_are_never_returned_or_touched_through_app_b
     assert_eq!(s.list_user_groups(a, user_a).await.unwrap().len(), 1);
     t.finish().await;
 }
+
+contract_tests!(app_isolation_rows_of_app_a_are_never_returned_or_touched_through_app_b,);

@@ -15,7 +15,7 @@ use alter_store::{
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::support::{TestStore, ext_group, ext_user};
+use crate::support::{TestStore, contract_tests, ext_group, ext_user};
 
 const CONSUMER: &str = "grant-revoker";
 
@@ -121,11 +121,11 @@ impl Recorder {
 
 /// Outbox rows written with the event's ID.
 async fn outbox_rows(t: &TestStore, event: &LifecycleEvent) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE id = $1")
-        .bind(event.event_id.as_uuid())
-        .fetch_one(t.db.pool())
-        .await
-        .unwrap()
+    t.count(
+        "SELECT count(*) FROM outbox WHERE id = $1",
+        Some(event.event_id.as_uuid()),
+    )
+    .await
 }
 
 fn done(applied: Applied) -> LifecycleChange {
@@ -157,9 +157,9 @@ async fn active_refs(t: &TestStore, app: AppId, user: UserId) -> Vec<String> {
     refs
 }
 
-#[tokio::test]
-async fn r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_with_the_event_as_cause() {
-    let t = TestStore::new().await;
+async fn r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_with_the_event_as_cause(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let ann = t.user(app, idp, "00u_ann").await;
     let team = t.group(app, "00g_team").await;
@@ -239,9 +239,7 @@ async fn r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_with_the_even
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_03_suspension_keeps_the_grants_and_reactivation_restores_the_user() {
-    let t = TestStore::new().await;
+async fn r_rev_03_suspension_keeps_the_grants_and_reactivation_restores_the_user(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let ann = t.user(app, idp, "00u_ann").await;
     t.store
@@ -273,9 +271,9 @@ async fn r_rev_03_suspension_keeps_the_grants_and_reactivation_restores_the_user
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_hook_03_user_updated_syncs_email_and_display_name_and_keeps_what_is_not_given() {
-    let t = TestStore::new().await;
+async fn r_hook_03_user_updated_syncs_email_and_display_name_and_keeps_what_is_not_given(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     t.store
         .upsert_user(
@@ -321,9 +319,9 @@ async fn r_hook_03_user_updated_syncs_email_and_display_name_and_keeps_what_is_n
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_04_a_removed_membership_ends_that_users_group_access_and_the_group_grant_stays() {
-    let t = TestStore::new().await;
+async fn r_rev_04_a_removed_membership_ends_that_users_group_access_and_the_group_grant_stays(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let ann = t.user(app, idp, "user_ann").await;
     let bob = t.user(app, idp, "user_bob").await;
@@ -430,9 +428,7 @@ async fn r_rev_04_a_removed_membership_ends_that_users_group_access_and_the_grou
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_05_a_deleted_group_is_marked_deleted_loses_its_members_and_its_grants() {
-    let t = TestStore::new().await;
+async fn r_rev_05_a_deleted_group_is_marked_deleted_loses_its_members_and_its_grants(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let ann = t.user(app, idp, "user_ann").await;
     let bob = t.user(app, idp, "user_bob").await;
@@ -518,9 +514,7 @@ async fn r_rev_05_a_deleted_group_is_marked_deleted_loses_its_members_and_its_gr
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_hook_06_a_redelivery_however_late_changes_nothing_and_writes_no_effects() {
-    let t = TestStore::new().await;
+async fn r_hook_06_a_redelivery_however_late_changes_nothing_and_writes_no_effects(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     let ann = t.user(app, idp, "auth0|ann").await;
     t.store
@@ -568,9 +562,7 @@ async fn r_hook_06_a_redelivery_however_late_changes_nothing_and_writes_no_effec
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_hook_06_the_same_event_applied_concurrently_takes_effect_once() {
-    let t = TestStore::new().await;
+async fn r_hook_06_the_same_event_applied_concurrently_takes_effect_once(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let ann = t.user(app, idp, "00u_ann").await;
     for i in 0..3 {
@@ -599,9 +591,9 @@ async fn r_hook_06_the_same_event_applied_concurrently_takes_effect_once() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn an_okta_suspend_delivered_after_a_newer_unsuspend_is_stale_and_leaves_the_user_active() {
-    let t = TestStore::new().await;
+async fn an_okta_suspend_delivered_after_a_newer_unsuspend_is_stale_and_leaves_the_user_active(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let ann = t.user(app, idp, "00u_ann").await;
     let recorder = Recorder::new();
@@ -727,9 +719,7 @@ async fn r_jwt_08_an_unknown_user_deprovisioned_is_kept_as_a_tombstone_and_a_lat
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_05_an_unknown_group_deleted_is_kept_as_a_deleted_group() {
-    let t = TestStore::new().await;
+async fn r_rev_05_an_unknown_group_deleted_is_kept_as_a_deleted_group(t: TestStore) {
     let (app, _) = t.app_with_idp(IdpKind::Clerk).await;
     let recorder = Recorder::new();
     let deletion = event(
@@ -777,9 +767,7 @@ async fn an_event_for_an_app_without_identity_provider_that_would_create_a_user_
     t.finish().await;
 }
 
-#[tokio::test]
-async fn effects_are_written_only_when_the_event_changed_something() {
-    let t = TestStore::new().await;
+async fn effects_are_written_only_when_the_event_changed_something(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     t.user(app, idp, "00u_ann").await;
     let recorder = Recorder::new();
@@ -813,17 +801,12 @@ async fn effects_are_written_only_when_the_event_changed_something() {
     );
     assert!(done(recorder.apply(&t, &added).await).is_empty());
     assert_eq!(recorder.calls(), 1);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
-        .fetch_one(t.db.pool())
-        .await
-        .unwrap();
+    let rows: i64 = t.count("SELECT count(*) FROM outbox", None).await;
     assert_eq!(rows, 1);
     t.finish().await;
 }
 
-#[tokio::test]
-async fn app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants() {
-    let t = TestStore::new().await;
+async fn app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants(t: TestStore) {
     let (a, idp_a) = t.app_with_idp(IdpKind::Clerk).await;
     let (b, idp_b) = t.app_with_idp(IdpKind::Clerk).await;
     let ann_a = t.user(a, idp_a, "user_same").await;
@@ -913,3 +896,17 @@ async fn app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants(
     );
     t.finish().await;
 }
+
+contract_tests!(
+    r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_with_the_event_as_cause,
+    r_rev_03_suspension_keeps_the_grants_and_reactivation_restores_the_user,
+    r_hook_03_user_updated_syncs_email_and_display_name_and_keeps_what_is_not_given,
+    r_rev_04_a_removed_membership_ends_that_users_group_access_and_the_group_grant_stays,
+    r_rev_05_a_deleted_group_is_marked_deleted_loses_its_members_and_its_grants,
+    r_hook_06_a_redelivery_however_late_changes_nothing_and_writes_no_effects,
+    r_hook_06_the_same_event_applied_concurrently_takes_effect_once,
+    an_okta_suspend_delivered_after_a_newer_unsuspend_is_stale_and_leaves_the_user_active,
+    r_rev_05_an_unknown_group_deleted_is_kept_as_a_deleted_group,
+    effects_are_written_only_when_the_event_changed_something,
+    app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants,
+);

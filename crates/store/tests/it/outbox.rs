@@ -9,7 +9,7 @@ use alter_store::{
 };
 use uuid::Uuid;
 
-use crate::support::{TestStore, ext_user};
+use crate::support::{TestStore, contract_tests, ext_user};
 
 fn message(app: AppId, topic: OutboxTopic, payload: &str) -> OutboxMessage {
     OutboxMessage {
@@ -30,9 +30,7 @@ fn system_grant(credential: &str) -> NewGrant {
 
 const LEASE: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn effects_are_written_with_the_change_and_only_when_it_changed_something() {
-    let t = TestStore::new().await;
+async fn effects_are_written_with_the_change_and_only_when_it_changed_something(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let grant = t
         .store
@@ -120,9 +118,7 @@ async fn effects_are_written_with_the_change_and_only_when_it_changed_something(
     );
 }
 
-#[tokio::test]
-async fn a_change_that_fails_writes_no_effects() {
-    let t = TestStore::new().await;
+async fn a_change_that_fails_writes_no_effects(t: TestStore) {
     let (app, _) = t.app_with_idp(IdpKind::Clerk).await;
     let missing_user = NewGrant {
         principal: Principal::User(alter_core::UserId::new()),
@@ -141,9 +137,7 @@ async fn a_change_that_fails_writes_no_effects() {
     assert_eq!(t.store.outbox_backlog().await.unwrap().pending, 0);
 }
 
-#[tokio::test]
-async fn relays_share_the_outbox_and_a_released_or_expired_lease_is_taken_again() {
-    let t = TestStore::new().await;
+async fn relays_share_the_outbox_and_a_released_or_expired_lease_is_taken_again(t: TestStore) {
     let (app, _) = t.app_with_idp(IdpKind::Clerk).await;
     for i in 0..10 {
         t.store
@@ -210,9 +204,7 @@ async fn relays_share_the_outbox_and_a_released_or_expired_lease_is_taken_again(
     assert_eq!(purged, 10);
 }
 
-#[tokio::test]
-async fn a_request_key_returns_the_first_result_and_refuses_other_parameters() {
-    let t = TestStore::new().await;
+async fn a_request_key_returns_the_first_result_and_refuses_other_parameters(t: TestStore) {
     let (app, _) = t.app_with_idp(IdpKind::Clerk).await;
     let key = RequestKey::parse("request_id", "req-7", "fp-a")
         .unwrap()
@@ -265,3 +257,10 @@ async fn a_request_key_returns_the_first_result_and_refuses_other_parameters() {
     assert_eq!(RequestKey::parse("request_id", "  ", "fp").unwrap(), None);
     assert!(RequestKey::parse("request_id", "a b", "fp").is_err());
 }
+
+contract_tests!(
+    effects_are_written_with_the_change_and_only_when_it_changed_something,
+    a_change_that_fails_writes_no_effects,
+    relays_share_the_outbox_and_a_released_or_expired_lease_is_taken_again,
+    a_request_key_returns_the_first_result_and_refuses_other_parameters,
+);

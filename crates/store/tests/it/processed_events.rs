@@ -2,11 +2,9 @@
 
 use alter_core::EventId;
 
-use crate::support::TestStore;
+use crate::support::{TestStore, contract_tests};
 
-#[tokio::test]
-async fn r_hook_06_an_event_is_processed_once_per_consumer() {
-    let t = TestStore::new().await;
+async fn r_hook_06_an_event_is_processed_once_per_consumer(t: TestStore) {
     let app = t.store.create_app("consumers").await.unwrap().id;
     let other_app = t.store.create_app("other").await.unwrap().id;
     let event = EventId::new();
@@ -52,3 +50,5 @@ async fn r_hook_06_an_event_is_processed_once_per_consumer() {
     );
     t.finish().await;
 }
+
+contract_tests!(r_hook_06_an_event_is_processed_once_per_consumer,);

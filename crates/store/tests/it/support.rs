@@ -5,22 +5,81 @@ use std::sync::Arc;
 use alter_core::{
     AppId, ClaimMappings, ExternalGroupId, ExternalUserId, GroupId, IdpId, IdpKind, UserId,
 };
-use alter_store::testing::TestDatabase;
+use alter_store::testing::{SqliteTestDatabase, TestDatabase};
 use alter_store::{GroupUpsert, NewIdp, Store, UserUpsert};
+
+/// The database a test runs on: the same contract is checked against both adapters.
+pub enum TestBackend {
+    Postgres(TestDatabase),
+    Sqlite(SqliteTestDatabase),
+}
 
 /// A fresh database and the store over it.
 pub struct TestStore {
-    pub db: TestDatabase,
+    pub backend: TestBackend,
     pub store: Arc<dyn Store>,
 }
 
 impl TestStore {
+    /// A PostgreSQL store: for the tests that reach under the store into PostgreSQL itself.
     pub async fn new() -> Self {
+        Self::postgres().await
+    }
+
+    pub async fn postgres() -> Self {
         let db = TestDatabase::create()
             .await
             .expect("create test database (is Postgres up? scripts/services.sh up)");
         let store: Arc<dyn Store> = Arc::new(db.store());
-        Self { db, store }
+        Self {
+            backend: TestBackend::Postgres(db),
+            store,
+        }
+    }
+
+    pub async fn sqlite() -> Self {
+        let db = SqliteTestDatabase::create()
+            .await
+            .expect("create SQLite test database");
+        let store: Arc<dyn Store> = Arc::new(db.store());
+        Self {
+            backend: TestBackend::Sqlite(db),
+            store,
+        }
+    }
+
+    /// The PostgreSQL test database (only PostgreSQL-specific tests ask for it).
+    pub fn pg(&self) -> &TestDatabase {
+        match &self.backend {
+            TestBackend::Postgres(db) => db,
+            TestBackend::Sqlite(_) => {
+                panic!("this test reaches into PostgreSQL; run it on TestStore::postgres()")
+            }
+        }
+    }
+
+    /// `SELECT count(*) …` with one UUID parameter, on whichever database the test runs
+    /// (the SQL must be valid on both).
+    pub async fn count(&self, sql: &'static str, id: Option<uuid::Uuid>) -> i64 {
+        match &self.backend {
+            TestBackend::Postgres(db) => {
+                let query = sqlx::query_scalar(sql);
+                let query = match id {
+                    Some(id) => query.bind(id),
+                    None => query,
+                };
+                query.fetch_one(db.pool()).await.expect("count")
+            }
+            TestBackend::Sqlite(db) => {
+                let store = db.store();
+                let query = sqlx::query_scalar(sql);
+                let query = match id {
+                    Some(id) => query.bind(id),
+                    None => query,
+                };
+                query.fetch_one(store.pool()).await.expect("count")
+            }
+        }
     }
 
     /// An app with an IDP of `kind`.
@@ -61,9 +120,12 @@ impl TestStore {
     }
 
     pub async fn finish(self) {
-        let Self { db, store } = self;
+        let Self { backend, store } = self;
         drop(store);
-        db.cleanup().await.expect("drop test database");
+        match backend {
+            TestBackend::Postgres(db) => db.cleanup().await.expect("drop test database"),
+            TestBackend::Sqlite(db) => db.cleanup().await.expect("remove test database"),
+        }
     }
 }
 
@@ -85,3 +147,27 @@ pub fn ext_user(id: &str) -> ExternalUserId {
 pub fn ext_group(id: &str) -> ExternalGroupId {
     ExternalGroupId::parse("group", id).expect("external group id")
 }
+
+/// Runs each named `async fn(TestStore)` once on PostgreSQL and once on SQLite: the store
+/// contract both adapters keep (`<module>::postgres::<name>`, `<module>::sqlite::<name>`).
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::support::TestStore::postgres().await).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::support::TestStore::sqlite().await).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use contract_tests;

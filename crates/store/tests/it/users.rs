@@ -3,7 +3,7 @@
 use alter_core::{IdpKind, UserId, UserStatus};
 use alter_store::{StoreError, UserUpsert};
 
-use crate::support::{TestStore, ext_user};
+use crate::support::{TestStore, contract_tests, ext_user};
 
 fn upsert(external: &str, email: Option<&str>, status: UserStatus, version: i64) -> UserUpsert {
     UserUpsert {
@@ -15,9 +15,7 @@ fn upsert(external: &str, email: Option<&str>, status: UserStatus, version: i64)
     }
 }
 
-#[tokio::test]
-async fn r_jwt_06_upsert_creates_once_then_reports_unchanged_without_writing() {
-    let t = TestStore::new().await;
+async fn r_jwt_06_upsert_creates_once_then_reports_unchanged_without_writing(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     let jit = UserUpsert::jit(
         ext_user("auth0|1"),
@@ -54,9 +52,7 @@ async fn r_jwt_06_upsert_creates_once_then_reports_unchanged_without_writing() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn upsert_updates_a_changed_profile_and_keeps_fields_it_does_not_know() {
-    let t = TestStore::new().await;
+async fn upsert_updates_a_changed_profile_and_keeps_fields_it_does_not_know(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let created = t
         .store
@@ -93,9 +89,7 @@ async fn upsert_updates_a_changed_profile_and_keeps_fields_it_does_not_know() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn state_version_an_older_status_change_never_overrides_a_newer_one() {
-    let t = TestStore::new().await;
+async fn state_version_an_older_status_change_never_overrides_a_newer_one(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let user = t.user(app, idp, "00u1").await;
 
@@ -186,9 +180,7 @@ async fn state_version_an_older_status_change_never_overrides_a_newer_one() {
     t.finish().await;
 }
 
-#[tokio::test]
-async fn upsert_users_batch_reports_created_updated_and_unchanged_in_input_order() {
-    let t = TestStore::new().await;
+async fn upsert_users_batch_reports_created_updated_and_unchanged_in_input_order(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
     let first = t
         .store
@@ -253,9 +245,7 @@ async fn upsert_users_batch_reports_created_updated_and_unchanged_in_input_order
     t.finish().await;
 }
 
-#[tokio::test]
-async fn users_page_in_id_order() {
-    let t = TestStore::new().await;
+async fn users_page_in_id_order(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     let batch: Vec<UserUpsert> = (0..5)
         .map(|i| upsert(&format!("auth0|{i}"), None, UserStatus::Active, 0))
@@ -271,3 +261,11 @@ async fn users_page_in_id_order() {
     assert_eq!(listed, all);
     t.finish().await;
 }
+
+contract_tests!(
+    r_jwt_06_upsert_creates_once_then_reports_unchanged_without_writing,
+    upsert_updates_a_changed_profile_and_keeps_fields_it_does_not_know,
+    state_version_an_older_status_change_never_overrides_a_newer_one,
+    upsert_users_batch_reports_created_updated_and_unchanged_in_input_order,
+    users_page_in_id_order,
+);

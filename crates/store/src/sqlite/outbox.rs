@@ -1,0 +1,229 @@
+//! The outbox over SQLite: messages go in with the change's own transaction, and the relay
+//! leases them with one `UPDATE … RETURNING` (writers are serialised, so two relays never
+//! take the same message while its lease holds).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alter_core::AppId;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use uuid::Uuid;
+
+use super::{SqliteStore, now};
+use crate::common::corrupt;
+use crate::error::{StoreError, StoreResult};
+use crate::outbox::{
+    OutboxBacklog, OutboxMessage, OutboxSignal, OutboxStore, OutboxTopic, PendingMessage,
+    RequestKey,
+};
+
+/// A list of integers as a JSON array, for `… IN (SELECT value FROM json_each($1))`: SQLite
+/// has no array parameters.
+pub(crate) fn json_list<T: serde::Serialize>(items: &[T]) -> StoreResult<String> {
+    serde_json::to_string(items).map_err(|e| StoreError::corrupt("query parameter list", e))
+}
+
+/// Writes `messages` on the change's connection (inside its transaction).
+pub(crate) async fn write_messages(
+    conn: &mut SqliteConnection,
+    messages: &[OutboxMessage],
+) -> StoreResult<()> {
+    let created_at = now();
+    for message in messages {
+        sqlx::query(
+            "INSERT INTO outbox (id, app_id, topic, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(message.id)
+        .bind(message.app_id.as_uuid())
+        .bind(message.topic.as_str())
+        .bind(message.payload.as_slice())
+        .bind(created_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Writes the change's side effects and commits; wakes the relay when there were any.
+    pub(crate) async fn commit_with(
+        &self,
+        mut tx: Transaction<'static, Sqlite>,
+        messages: Vec<OutboxMessage>,
+    ) -> StoreResult<()> {
+        write_messages(&mut tx, &messages).await?;
+        tx.commit().await?;
+        if !messages.is_empty() {
+            self.signal.committed();
+        }
+        Ok(())
+    }
+
+    /// Claims `key` for a new resource `resource` within the transaction. `Some(id)` when the
+    /// key was already used: the first call's resource (the caller answers with it). A key
+    /// reused with other parameters is refused.
+    pub(crate) async fn claim_request_key(
+        tx: &mut SqliteConnection,
+        app: Option<AppId>,
+        operation: &str,
+        key: &RequestKey,
+        resource: Uuid,
+    ) -> StoreResult<Option<Uuid>> {
+        let app = app.map_or(Uuid::nil(), |a| a.as_uuid());
+        let inserted = sqlx::query(
+            "INSERT INTO request_keys (app_id, operation, request_id, fingerprint, resource_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING resource_id",
+        )
+        .bind(app)
+        .bind(operation)
+        .bind(&key.request_id)
+        .bind(&key.fingerprint)
+        .bind(resource)
+        .bind(now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_some() {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT fingerprint, resource_id FROM request_keys \
+             WHERE app_id = $1 AND operation = $2 AND request_id = $3",
+        )
+        .bind(app)
+        .bind(operation)
+        .bind(&key.request_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        check_fingerprint(&row, operation, key)?;
+        Ok(Some(row.try_get("resource_id")?))
+    }
+}
+
+fn check_fingerprint(row: &SqliteRow, operation: &str, key: &RequestKey) -> StoreResult<()> {
+    let fingerprint: String = row.try_get("fingerprint")?;
+    if fingerprint != key.fingerprint {
+        return Err(StoreError::conflict(format!(
+            "request_id {:?} was already used for a different {operation} request; \
+             use a new request_id for a new request, and the same one only to retry the same request",
+            key.request_id
+        )));
+    }
+    Ok(())
+}
+
+fn pending_from_row(row: &SqliteRow) -> StoreResult<PendingMessage> {
+    let topic: String = row.try_get("topic")?;
+    Ok(PendingMessage {
+        seq: row.try_get("seq")?,
+        message: OutboxMessage {
+            id: row.try_get("id")?,
+            app_id: AppId::from_uuid(row.try_get("app_id")?),
+            topic: OutboxTopic::parse("outbox.topic", &topic).map_err(corrupt("outbox topic"))?,
+            payload: row.try_get("payload")?,
+        },
+        created_at: row.try_get("created_at")?,
+        attempts: row.try_get("attempts")?,
+    })
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn lease_outbox(&self, limit: u32, lease: Duration) -> StoreResult<Vec<PendingMessage>> {
+        let now = now();
+        let until =
+            now + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::days(365));
+        let rows = sqlx::query(
+            "UPDATE outbox SET leased_until = $3, attempts = attempts + 1 \
+             WHERE seq IN (SELECT seq FROM outbox WHERE sent_at IS NULL \
+                 AND (leased_until IS NULL OR leased_until < $2) ORDER BY seq LIMIT $1) \
+             RETURNING seq, id, app_id, topic, payload, created_at, attempts",
+        )
+        .bind(i64::from(limit.max(1)))
+        .bind(now)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut pending = rows
+            .iter()
+            .map(pending_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        pending.sort_by_key(|p| p.seq);
+        Ok(pending)
+    }
+
+    async fn mark_outbox_sent(&self, seqs: &[i64]) -> StoreResult<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE outbox SET sent_at = $2, leased_until = NULL \
+             WHERE seq IN (SELECT value FROM json_each($1))",
+        )
+        .bind(json_list(seqs)?)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_outbox(&self, seqs: &[i64]) -> StoreResult<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE outbox SET leased_until = NULL \
+             WHERE seq IN (SELECT value FROM json_each($1)) AND sent_at IS NULL",
+        )
+        .bind(json_list(seqs)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn outbox_backlog(&self) -> StoreResult<OutboxBacklog> {
+        let row = sqlx::query(
+            "SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE sent_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(OutboxBacklog {
+            pending: row.try_get("pending")?,
+            oldest: row.try_get::<Option<DateTime<Utc>>, _>("oldest")?,
+        })
+    }
+
+    async fn purge_outbox(&self, sent_before: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+            .bind(sent_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn find_request_key(
+        &self,
+        app: Option<AppId>,
+        operation: &str,
+        key: &RequestKey,
+    ) -> StoreResult<Option<Uuid>> {
+        let row = sqlx::query(
+            "SELECT fingerprint, resource_id FROM request_keys \
+             WHERE app_id = $1 AND operation = $2 AND request_id = $3",
+        )
+        .bind(app.map_or(Uuid::nil(), |a| a.as_uuid()))
+        .bind(operation)
+        .bind(&key.request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        check_fingerprint(&row, operation, key)?;
+        Ok(Some(row.try_get("resource_id")?))
+    }
+
+    fn outbox_signal(&self) -> Arc<OutboxSignal> {
+        self.signal.clone()
+    }
+}
