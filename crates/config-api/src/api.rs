@@ -163,12 +163,15 @@ impl AdminApi {
         };
         let doc = alter_providers::discover(&self.http, &issuer).await?;
         let recognised = recognise(&issuer);
+        // A host that names no provider: the document's endpoint layout may (R-CFG-04).
+        let layout = doc.layout_kind();
+        let kind = kind.or(layout);
+        let recognised_kind = recognised.as_ref().map(|r| r.kind()).or(layout);
         Ok(pb::DiscoverIdpResponse {
             issuer: doc.issuer,
             jwks_uri: doc.jwks_uri,
-            recognised_kind: recognised
-                .as_ref()
-                .map_or(pb::IdpKind::Unspecified, |r| kind_to_pb(r.kind()))
+            recognised_kind: recognised_kind
+                .map_or(pb::IdpKind::Unspecified, kind_to_pb)
                 .into(),
             suggested_claim_mappings: kind.map(|k| mappings_to_pb(&suggested_claim_mappings(k))),
             authorization_endpoint: doc.authorization_endpoint.unwrap_or_default(),
@@ -195,7 +198,20 @@ impl AdminApi {
             fingerprint(&req, |r| r.request_id.clear()),
         )?;
         let issuer = Issuer::parse("issuer", &req.issuer)?;
-        let kind = validate_idp_kind(&issuer, kind_from_pb("kind", req.kind)?)?;
+        let requested = kind_from_pb("kind", req.kind)?;
+        let (kind, discovered) = match validate_idp_kind(&issuer, requested) {
+            Ok(kind) => (kind, None),
+            // A host that names no provider: recognised by the discovery document's endpoint
+            // layout, or the kind must be stated.
+            Err(e) if e.field == "kind" && requested.is_none() && req.jwks_uri.is_empty() => {
+                let doc = alter_providers::discover(&self.http, &issuer).await?;
+                match doc.layout_kind() {
+                    Some(kind) => (kind, Some(doc)),
+                    None => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
         let audience = Audience::parse("audience", &req.audience)?;
         let claim_mappings = req
             .claim_mappings
@@ -219,7 +235,9 @@ impl AdminApi {
                 existing.kind, existing.issuer
             )));
         }
-        let jwks_uri = if req.jwks_uri.is_empty() {
+        let jwks_uri = if let Some(doc) = discovered {
+            doc.jwks_uri
+        } else if req.jwks_uri.is_empty() {
             // R-CFG-03: discovery must succeed (exact issuer) before anything is saved.
             alter_providers::discover(&self.http, &issuer)
                 .await?

@@ -462,7 +462,7 @@ pub fn validate_idp_kind(
         (Classification::Unknown, None) => Err(FieldError::new(
             "kind",
             format!(
-                "is required: the provider cannot be recognised from the issuer host {} (a custom domain?); state the kind: auth0, clerk, okta or custom_oidc",
+                "is required: the provider cannot be recognised from the issuer host {} (a custom domain?); state the kind: auth0, clerk, okta or custom_oidc (on the CLI: --kind auth0|clerk|okta|custom-oidc)",
                 issuer.host()
             ),
         )),

@@ -1,7 +1,7 @@
 //! OIDC discovery (R-CFG-03): fetch `<issuer>/.well-known/openid-configuration`, require the
 //! document's `issuer` to equal the configured issuer byte for byte, and take `jwks_uri`.
 
-use alter_core::Issuer;
+use alter_core::{IdpKind, Issuer};
 use serde_json::{Map, Value};
 
 use crate::error::DiscoveryError;
@@ -20,6 +20,38 @@ pub struct DiscoveryDocument {
     pub end_session_endpoint: Option<String>,
     /// Empty when the document does not say.
     pub id_token_signing_alg_values_supported: Vec<String>,
+}
+
+impl DiscoveryDocument {
+    /// The provider whose endpoint layout the document has, for an issuer on a host that
+    /// names no provider (a custom domain, or the simulator on loopback): Okta serves keys
+    /// and tokens under `<issuer>/v1/…` (`/oauth2/v1/…` for the org server), Auth0 under
+    /// `<issuer>.well-known/jwks.json` and `<issuer>oauth/token` with the trailing slash
+    /// kept, Clerk under `<issuer>/.well-known/jwks.json` and `<issuer>/oauth/token`.
+    /// `None` for any other layout (a custom OIDC provider).
+    pub fn layout_kind(&self) -> Option<IdpKind> {
+        let issuer = self.issuer.as_str();
+        let token = self.token_endpoint.as_deref().unwrap_or_default();
+        let jwks = self.jwks_uri.as_str();
+        if let Some(base) = issuer.strip_suffix('/') {
+            let auth0 = jwks == format!("{issuer}.well-known/jwks.json")
+                && token == format!("{issuer}oauth/token")
+                && !base.is_empty();
+            return auth0.then_some(IdpKind::Auth0);
+        }
+        let okta_server = if issuer.contains("/oauth2/") {
+            issuer.to_owned()
+        } else {
+            format!("{issuer}/oauth2")
+        };
+        if jwks == format!("{okta_server}/v1/keys") && token == format!("{okta_server}/v1/token") {
+            return Some(IdpKind::Okta);
+        }
+        let clerk = jwks == format!("{issuer}/.well-known/jwks.json")
+            && token == format!("{issuer}/oauth/token")
+            && self.authorization_endpoint.as_deref() == Some(&format!("{issuer}/oauth/authorize"));
+        clerk.then_some(IdpKind::Clerk)
+    }
 }
 
 /// R-CFG-03: GET `<issuer>/.well-known/openid-configuration`; the document's `issuer` must
@@ -171,5 +203,64 @@ mod tests {
         );
         assert_eq!(doc.token_endpoint, None);
         assert_eq!(doc.id_token_signing_alg_values_supported, vec!["RS256"]);
+    }
+
+    fn doc(issuer: &str, jwks: &str, token: &str, authorize: &str) -> DiscoveryDocument {
+        DiscoveryDocument {
+            issuer: issuer.into(),
+            jwks_uri: jwks.into(),
+            authorization_endpoint: Some(authorize.into()),
+            token_endpoint: Some(token.into()),
+            end_session_endpoint: None,
+            id_token_signing_alg_values_supported: vec![],
+        }
+    }
+
+    #[test]
+    fn r_cfg_04_a_custom_domain_is_recognised_by_its_providers_endpoint_layout() {
+        let okta = doc(
+            "https://login.acme.com/oauth2/default",
+            "https://login.acme.com/oauth2/default/v1/keys",
+            "https://login.acme.com/oauth2/default/v1/token",
+            "https://login.acme.com/oauth2/default/v1/authorize",
+        );
+        assert_eq!(okta.layout_kind(), Some(IdpKind::Okta));
+        let okta_org = doc(
+            "https://login.acme.com",
+            "https://login.acme.com/oauth2/v1/keys",
+            "https://login.acme.com/oauth2/v1/token",
+            "https://login.acme.com/oauth2/v1/authorize",
+        );
+        assert_eq!(okta_org.layout_kind(), Some(IdpKind::Okta));
+        let auth0 = doc(
+            "https://id.acme.com/",
+            "https://id.acme.com/.well-known/jwks.json",
+            "https://id.acme.com/oauth/token",
+            "https://id.acme.com/authorize",
+        );
+        assert_eq!(auth0.layout_kind(), Some(IdpKind::Auth0));
+        let clerk = doc(
+            "https://clerk.acme.com",
+            "https://clerk.acme.com/.well-known/jwks.json",
+            "https://clerk.acme.com/oauth/token",
+            "https://clerk.acme.com/oauth/authorize",
+        );
+        assert_eq!(clerk.layout_kind(), Some(IdpKind::Clerk));
+        // Keycloak's layout is none of them: a custom OIDC provider.
+        let keycloak = doc(
+            "https://sso.acme.com/realms/main",
+            "https://sso.acme.com/realms/main/protocol/openid-connect/certs",
+            "https://sso.acme.com/realms/main/protocol/openid-connect/token",
+            "https://sso.acme.com/realms/main/protocol/openid-connect/auth",
+        );
+        assert_eq!(keycloak.layout_kind(), None);
+        // Auth0's layout without its trailing slash is not Auth0's.
+        let slashless = doc(
+            "https://id.acme.com",
+            "https://id.acme.com/.well-known/jwks.json",
+            "https://id.acme.com/oauth/token",
+            "https://id.acme.com/authorize",
+        );
+        assert_eq!(slashless.layout_kind(), None);
     }
 }

@@ -50,13 +50,29 @@ async fn r_cfg_03_discovery_matches_the_exact_issuer_of_every_kind_and_create_ta
             .into_inner();
         assert_eq!(preview.issuer, issuer, "{tenant}");
         assert_eq!(preview.jwks_uri, expected_jwks, "{tenant}");
-        // Sim hosts are loopback: not recognised by host, like a custom domain (R-CFG-04).
+        // Sim hosts are loopback, no provider's host (like a custom domain): the provider is
+        // recognised by the document's endpoint layout (R-CFG-04); plain OIDC by none.
+        let by_layout = match kind {
+            TenantKind::Oidc => pb::IdpKind::Unspecified,
+            _ => pb_kind(kind),
+        };
+        assert_eq!(preview.recognised_kind(), by_layout, "{tenant}");
+        assert_eq!(preview.kind(), pb_kind(kind), "{tenant}");
+        let unstated = h
+            .client
+            .discover_idp(pb::DiscoverIdpRequest {
+                issuer: issuer.clone(),
+                kind: pb::IdpKind::Unspecified.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(unstated.kind(), by_layout, "{tenant}");
         assert_eq!(
-            preview.recognised_kind(),
-            pb::IdpKind::Unspecified,
+            unstated.suggested_claim_mappings.is_some(),
+            by_layout != pb::IdpKind::Unspecified,
             "{tenant}"
         );
-        assert_eq!(preview.kind(), pb_kind(kind), "{tenant}");
         let suggested = preview.suggested_claim_mappings.unwrap();
         let core_kind = match kind {
             TenantKind::Auth0 => IdpKind::Auth0,
@@ -81,10 +97,19 @@ async fn r_cfg_03_discovery_matches_the_exact_issuer_of_every_kind_and_create_ta
                 .code(),
             Code::NotFound
         );
-        let idp = h
-            .create_idp(app, &issuer, pb_kind(kind), None)
-            .await
-            .unwrap();
+        // Recognised providers need no stated kind; custom OIDC must say so.
+        if by_layout == pb::IdpKind::Unspecified {
+            let err = h
+                .create_idp(app, &issuer, pb::IdpKind::Unspecified, None)
+                .await
+                .unwrap_err();
+            assert_status(&err, Code::InvalidArgument, &["kind", "custom-oidc"]);
+        }
+        let stated = match by_layout {
+            pb::IdpKind::Unspecified => pb_kind(kind),
+            _ => pb::IdpKind::Unspecified,
+        };
+        let idp = h.create_idp(app, &issuer, stated, None).await.unwrap();
         assert_eq!(
             (idp.issuer.as_str(), idp.jwks_uri.as_str()),
             (issuer.as_str(), expected_jwks.as_str()),
