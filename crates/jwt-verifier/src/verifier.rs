@@ -432,11 +432,20 @@ impl Verifier {
         // Read after the user is known and before anything else is: an invalidation that
         // lands from here on makes this resolution stale.
         let stamp = self.generations.with_user(app_stamp, user_id);
-        if upserted.user.status != UserStatus::Active {
+        let mut upserted_user = upserted.user;
+        if upserted_user.status != UserStatus::Active {
+            // Read once more after the stamp: a reactivation committed (and its invalidation
+            // handled) between the upsert's read and the stamp would otherwise be cached as
+            // the old status until the entry's maximum age.
+            if let Some(fresh) = self.store.get_user(app, user_id).await? {
+                upserted_user = fresh;
+            }
+        }
+        if upserted_user.status != UserStatus::Active {
             return Ok(ResolvedUser {
                 user_id,
-                status: upserted.user.status,
-                user: user_message(&upserted.user),
+                status: upserted_user.status,
+                user: user_message(&upserted_user),
                 groups: Vec::new(),
                 grants: Grants::default(),
                 stamp,
@@ -483,7 +492,7 @@ impl Verifier {
                 .list_active_grants_for_user(app, user_id, idp.groups_back_grants),
         );
         // Re-read so a status change committed during this resolution is seen.
-        let user = user?.unwrap_or(upserted.user);
+        let user = user?.unwrap_or(upserted_user);
         let (groups, grants) = (groups?, grants?);
         Ok(ResolvedUser {
             user_id,
