@@ -24,6 +24,10 @@ pub struct Connection {
     /// Print answers as JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Print only this field of the answer (a dotted path into its JSON form, e.g. `id` or
+    /// `users.0.id`), for scripts: `export ALTER_APP=$(alter apps create Acme --field id)`.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub field: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -355,10 +359,22 @@ pub fn run(connection: Connection, command: AdminCommand) -> ExitCode {
         }
     };
     match runtime.block_on(execute(&connection, command)) {
-        Ok(output) => {
-            print_output(&output, connection.json);
-            ExitCode::SUCCESS
-        }
+        Ok(output) => match &connection.field {
+            Some(path) => match field(&output, path) {
+                Ok(value) => {
+                    println!("{value}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("alter: {message}");
+                    ExitCode::FAILURE
+                }
+            },
+            None => {
+                print_output(&output, connection.json);
+                ExitCode::SUCCESS
+            }
+        },
         Err(message) => {
             eprintln!("alter: {message}");
             ExitCode::FAILURE
@@ -1073,6 +1089,32 @@ fn user_json(u: &id::User) -> Value {
 
 fn group_json(g: &id::Group) -> Value {
     json!({ "id": g.id, "external_id": g.external_id, "name": g.name })
+}
+
+/// The value at `path` (dot-separated keys and array indexes) in the answer's JSON form:
+/// strings unquoted, anything else as JSON.
+fn field(output: &Output, path: &str) -> Result<String, String> {
+    let (Output::Table { json, .. } | Output::Record { json, .. } | Output::Done { json, .. }) =
+        output;
+    let mut value = json;
+    for key in path.split('.') {
+        let next = match value {
+            Value::Object(map) => map.get(key),
+            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        value = next.ok_or_else(|| {
+            let keys = match json {
+                Value::Object(map) => map.keys().cloned().collect::<Vec<_>>().join(", "),
+                _ => String::new(),
+            };
+            format!("--field {path}: the answer has no {key:?} there (its fields: {keys}); see the answer with --json")
+        })?;
+    }
+    Ok(match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
 }
 
 fn print_output(output: &Output, as_json: bool) {

@@ -5,6 +5,7 @@
 mod admin;
 mod directory;
 mod serve;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ enum Command {
         /// Any of: config-api, jwt-verifier, directory-sync, webhook-ingest, grant-revoker, audit-writer.
         services: Vec<serve::ServiceName>,
     },
+    /// Verify an end user's JWT as internal services do: the user, their groups and grants,
+    /// or why it is refused.
+    Verify(verify::VerifyArgs),
     /// Key and token material for the operator.
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { services } => serve::run(services),
+        Command::Verify(args) => verify::run(args),
         Command::Secrets(cmd) => secrets(cmd),
         Command::Apps(cmd) => admin::run(cli.connection, admin::AdminCommand::Apps(cmd)),
         Command::Idp(cmd) => admin::run(cli.connection, admin::AdminCommand::Idp(cmd)),

@@ -2,6 +2,7 @@
 //! stopped together on SIGTERM/Ctrl-C.
 
 use alter_runtime::{CancellationToken, Deps, Service};
+use figment::Figment;
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -15,7 +16,7 @@ pub enum ServiceName {
 }
 
 impl ServiceName {
-    const ALL: [ServiceName; 6] = [
+    pub const ALL: [ServiceName; 6] = [
         ServiceName::ConfigApi,
         ServiceName::JwtVerifier,
         ServiceName::DirectorySync,
@@ -25,10 +26,10 @@ impl ServiceName {
     ];
 }
 
-type Running = tokio::task::JoinHandle<Result<(), alter_runtime::BoxError>>;
+pub type Running = tokio::task::JoinHandle<Result<(), alter_runtime::BoxError>>;
 
 /// One service's configuration, loaded and validated before anything binds.
-enum Loaded {
+pub enum Loaded {
     ConfigApi(alter_config_api::Config),
     JwtVerifier(alter_jwt_verifier::Config),
     DirectorySync(alter_directory_sync::Config),
@@ -37,34 +38,39 @@ enum Loaded {
     AuditWriter(alter_audit_writer::Config),
 }
 
-fn load<S: Service>() -> Result<S::Config, String> {
-    alter_config::load::<S::Config>().map_err(|e| format!("{}: {e}", S::NAME))
+fn load<S: Service>(defaults: Option<&Figment>) -> Result<S::Config, String> {
+    match defaults {
+        None => alter_config::load::<S::Config>(),
+        Some(defaults) => alter_config::load_with_defaults::<S::Config>(defaults.clone()),
+    }
+    .map_err(|e| format!("{}: {e}", S::NAME))
 }
 
 impl Loaded {
-    fn load(name: ServiceName) -> Result<Self, String> {
+    fn load(name: ServiceName, defaults: Option<&Figment>) -> Result<Self, String> {
         use alter_audit_writer as aw;
+        let d = defaults;
         Ok(match name {
-            ServiceName::ConfigApi => Self::ConfigApi(load::<alter_config_api::Application>()?),
+            ServiceName::ConfigApi => Self::ConfigApi(load::<alter_config_api::Application>(d)?),
             ServiceName::JwtVerifier => {
-                Self::JwtVerifier(load::<alter_jwt_verifier::Application>()?)
+                Self::JwtVerifier(load::<alter_jwt_verifier::Application>(d)?)
             }
             ServiceName::DirectorySync => {
-                Self::DirectorySync(load::<alter_directory_sync::Application>()?)
+                Self::DirectorySync(load::<alter_directory_sync::Application>(d)?)
             }
             ServiceName::WebhookIngest => {
-                Self::WebhookIngest(load::<alter_webhook_ingest::Application>()?)
+                Self::WebhookIngest(load::<alter_webhook_ingest::Application>(d)?)
             }
             ServiceName::GrantRevoker => {
-                Self::GrantRevoker(load::<alter_grant_revoker::Application>()?)
+                Self::GrantRevoker(load::<alter_grant_revoker::Application>(d)?)
             }
-            ServiceName::AuditWriter => Self::AuditWriter(load::<aw::Application>()?),
+            ServiceName::AuditWriter => Self::AuditWriter(load::<aw::Application>(d)?),
         })
     }
 
     /// The shared sections (database, NATS, telemetry): the same file and environment feed
     /// every service, so any one's copy serves for the process.
-    fn common(&self) -> &alter_config::CommonSettings {
+    pub fn common(&self) -> &alter_config::CommonSettings {
         match self {
             Self::ConfigApi(c) => &c.common,
             Self::JwtVerifier(c) => &c.common,
@@ -75,7 +81,7 @@ impl Loaded {
         }
     }
 
-    async fn start(self, deps: &Deps, root: &CancellationToken) -> anyhow::Result<Running> {
+    async fn start(self, deps: &Deps, root: &CancellationToken) -> anyhow::Result<Started> {
         let deps = deps.clone();
         match self {
             Self::ConfigApi(c) => start::<alter_config_api::Application>(c, deps, root).await,
@@ -92,11 +98,19 @@ impl Loaded {
     }
 }
 
+/// A service started on a background task, with the ports it bound.
+pub struct Started {
+    pub name: &'static str,
+    pub port: u16,
+    pub admin_port: u16,
+    pub task: Running,
+}
+
 async fn start<S: Service>(
     config: S::Config,
     deps: Deps,
     root: &CancellationToken,
-) -> anyhow::Result<Running> {
+) -> anyhow::Result<Started> {
     let service = S::build_with(config, deps).await.map_err(|e| {
         anyhow::anyhow!(
             "{} failed to start: {}",
@@ -110,13 +124,19 @@ async fn start<S: Service>(
         service.port(),
         service.admin_port()
     );
+    let (port, admin_port) = (service.port(), service.admin_port());
     let token = service.shutdown_token();
     let root = root.clone();
     tokio::spawn(async move {
         root.cancelled().await;
         token.cancel();
     });
-    Ok(tokio::spawn(service.run_until_stopped()))
+    Ok(Started {
+        name: S::NAME,
+        port,
+        admin_port,
+        task: tokio::spawn(service.run_until_stopped()),
+    })
 }
 
 pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
@@ -134,22 +154,15 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        // Every service's configuration is loaded and validated before anything binds, so
-        // a mistake in one is reported with all the others' and nothing is left half-started.
-        let mut loaded = Vec::with_capacity(names.len());
-        let mut problems = Vec::new();
-        for name in names {
-            match Loaded::load(name) {
-                Ok(config) => loaded.push(config),
-                Err(problem) => problems.push(problem),
+        let loaded = match load_all(&names, None) {
+            Ok(loaded) => loaded,
+            Err(problems) => {
+                for problem in problems {
+                    eprintln!("alter serve: {problem}");
+                }
+                return ExitCode::from(2);
             }
-        }
-        if !problems.is_empty() {
-            for problem in problems {
-                eprintln!("alter serve: {problem}");
-            }
-            return ExitCode::from(2);
-        }
+        };
         let Some(first) = loaded.first() else {
             eprintln!("alter serve: no service to run");
             return ExitCode::from(2);
@@ -175,39 +188,77 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
         };
         let root = CancellationToken::new();
         alter_runtime::cancel_on_signals(root.clone());
-        let mut running = vec![];
-        for config in loaded {
-            match config.start(&deps, &root).await {
-                Ok(handle) => running.push(handle),
-                Err(e) => {
-                    eprintln!("alter serve: {e}");
-                    root.cancel();
-                    for handle in running {
-                        let _ = handle.await;
-                    }
-                    return ExitCode::FAILURE;
-                }
+        let running = match start_all(loaded, &deps, &root).await {
+            Ok(running) => running,
+            Err(e) => {
+                eprintln!("alter serve: {e}");
+                return ExitCode::FAILURE;
             }
-        }
+        };
         println!("all services started; Ctrl-C or SIGTERM stops them");
-        // Whichever service stops first (or fails) stops the others.
-        let mut set: tokio::task::JoinSet<_> = tokio::task::JoinSet::new();
-        for handle in running {
-            set.spawn(handle);
+        wait_all(running.into_iter().map(|s| s.task).collect(), &root, "alter serve").await
+    })
+}
+
+/// Every named service's configuration, loaded and validated before anything binds, so a
+/// mistake in one is reported with all the others' and nothing is left half-started.
+pub fn load_all(names: &[ServiceName], defaults: Option<&Figment>) -> Result<Vec<Loaded>, Vec<String>> {
+    let mut loaded = Vec::with_capacity(names.len());
+    let mut problems = Vec::new();
+    for name in names {
+        match Loaded::load(*name, defaults) {
+            Ok(config) => loaded.push(config),
+            Err(problem) => problems.push(problem),
         }
-        let mut code = ExitCode::SUCCESS;
-        while let Some(joined) = set.join_next().await {
-            root.cancel();
-            let failure = match joined {
-                Ok(Ok(Ok(()))) => None,
-                Ok(Ok(Err(e))) => Some(format!("a service stopped with an error: {e}")),
-                Ok(Err(e)) | Err(e) => Some(format!("a service task failed: {e}")),
-            };
-            if let Some(message) = failure {
-                eprintln!("alter serve: {message}");
-                code = ExitCode::FAILURE;
+    }
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Builds and starts every service on `deps`, each stopped when `root` is cancelled; if one
+/// fails to start, the ones already running are stopped.
+pub async fn start_all(
+    loaded: Vec<Loaded>,
+    deps: &Deps,
+    root: &CancellationToken,
+) -> anyhow::Result<Vec<Started>> {
+    let mut running: Vec<Started> = vec![];
+    for config in loaded {
+        match config.start(deps, root).await {
+            Ok(handle) => running.push(handle),
+            Err(e) => {
+                root.cancel();
+                for started in running {
+                    let _ = started.task.await;
+                }
+                return Err(e);
             }
         }
-        code
-    })
+    }
+    Ok(running)
+}
+
+/// Waits for the services; whichever stops first (or fails) stops the others.
+pub async fn wait_all(running: Vec<Running>, root: &CancellationToken, who: &str) -> ExitCode {
+    let mut set: tokio::task::JoinSet<_> = tokio::task::JoinSet::new();
+    for handle in running {
+        set.spawn(handle);
+    }
+    let mut code = ExitCode::SUCCESS;
+    while let Some(joined) = set.join_next().await {
+        root.cancel();
+        let failure = match joined {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(e))) => Some(format!("a service stopped with an error: {e}")),
+            Ok(Err(e)) | Err(e) => Some(format!("a service task failed: {e}")),
+        };
+        if let Some(message) = failure {
+            eprintln!("{who}: {message}");
+            code = ExitCode::FAILURE;
+        }
+    }
+    code
 }

@@ -6,7 +6,7 @@ mod listen_only;
 mod load;
 mod sections;
 
-pub use load::{ConfigError, ConfigIssue, Validate, load, load_from};
+pub use load::{ConfigError, ConfigIssue, Validate, load, load_from, load_with_defaults};
 pub use sections::{
     CommonSettings, DatabaseSettings, LogFormat, NatsSettings, OutboxSettings, SecretsSettings,
     ServiceListen, TelemetrySettings,

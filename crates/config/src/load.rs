@@ -66,6 +66,23 @@ pub fn load_from<T: DeserializeOwned + Validate>(
         .merge(Toml::file(file))
         .merge(Env::prefixed("ALTER_").split("__").ignore(&["config"]))
         .merge(overrides);
+    extract(figment, file)
+}
+
+/// Loads `T` from `defaults` (e.g. `alter dev`'s ports and generated keys), then the default
+/// file, then the environment: unlike [`load_from`]'s overrides, the file and environment win.
+pub fn load_with_defaults<T: DeserializeOwned + Validate>(
+    defaults: Figment,
+) -> Result<T, ConfigError> {
+    let file = default_file();
+    let figment = defaults
+        .merge(Toml::file(&file))
+        .merge(Env::prefixed("ALTER_").split("__").ignore(&["config"]));
+    extract(figment, &file)
+}
+
+/// The typed tree from `figment`, validated as a whole.
+fn extract<T: DeserializeOwned + Validate>(figment: Figment, file: &Path) -> Result<T, ConfigError> {
     let config: T = figment
         .extract()
         .map_err(|e| ConfigError::Parse(e.to_string(), file.display().to_string()))?;
