@@ -16,3 +16,4 @@ mod processed_events;
 mod support;
 mod test_database;
 mod users;
+mod webhooks;
