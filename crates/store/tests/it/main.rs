@@ -6,6 +6,7 @@
 mod apps_idps;
 mod audit;
 mod audit_chain;
+mod directory;
 mod directory_runs;
 mod grants;
 mod groups;
