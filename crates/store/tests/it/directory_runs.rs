@@ -312,8 +312,41 @@ async fn r_dir_03_a_run_without_heartbeat_is_failed_as_abandoned_and_the_schedul
     t.finish().await;
 }
 
+async fn r_dir_03_workers_claiming_at_once_never_take_the_same_run(t: TestStore) {
+    let mut requested = Vec::new();
+    for _ in 0..2 {
+        let (app, idp) = t.seed_app_with_idp(IdpKind::Okta).await;
+        let (run, _) = t
+            .store
+            .request_run(app, idp, RunTrigger::Schedule, false)
+            .await
+            .unwrap();
+        requested.push(run.id);
+    }
+    let stale = Duration::minutes(5);
+    let (a, b, c) = tokio::join!(
+        t.store.claim_run(stale),
+        t.store.claim_run(stale),
+        t.store.claim_run(stale)
+    );
+    let mut claimed: Vec<RunId> = [a, b, c]
+        .into_iter()
+        .filter_map(|claim| claim.unwrap().map(|run| run.id))
+        .collect();
+    // A worker that lost a race may find nothing this round (PostgreSQL's SKIP LOCKED can
+    // skip a row another claim just took); the next round takes what is left.
+    while let Some(run) = t.store.claim_run(stale).await.unwrap() {
+        claimed.push(run.id);
+    }
+    claimed.sort();
+    requested.sort();
+    assert_eq!(claimed, requested, "each run claimed exactly once");
+    t.finish().await;
+}
+
 contract_tests!(
     r_dir_03_r_dir_05_a_run_is_requested_once_claimed_once_and_records_its_outcome,
+    r_dir_03_workers_claiming_at_once_never_take_the_same_run,
     r_dir_08_a_held_run_keeps_who_would_go_and_only_approval_applies_it,
     r_dir_03_a_run_without_heartbeat_is_failed_as_abandoned_and_the_schedule_sees_credentials,
 );
