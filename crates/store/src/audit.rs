@@ -2,12 +2,16 @@
 //! per app (`hash = sha256(prev_hash || canonical(row))`, see [`crate::audit_chain`]) so
 //! tampering is detectable.
 
+use std::collections::HashSet;
+
 use alter_core::{AppId, EventId, EventSource, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::audit_chain::HashVersion;
-use crate::error::StoreResult;
+use crate::common::{StoredRow, parse_source};
+use crate::error::{StoreError, StoreResult};
 
 /// The `prev_hash` of an app's first row.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
@@ -110,4 +114,52 @@ pub trait AuditStore: Send + Sync {
         app: AppId,
         events: &[EventId],
     ) -> StoreResult<Vec<(EventId, String)>>;
+}
+
+/// The columns [`audit_from_row`] reads, in table order.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! audit_columns {
+    () => {
+        "app_id, seq, event_id, kind, source, user_id, occurred_at, recorded_at, detail, prev_hash, hash, hash_version"
+    };
+}
+
+/// A trail row as either adapter stores it ([`audit_columns!`](crate::audit_columns)).
+pub(crate) fn audit_from_row(row: &impl StoredRow) -> StoreResult<AuditEvent> {
+    let source: String = row.get("source")?;
+    let user_id: Option<Uuid> = row.get("user_id")?;
+    let version: i16 = row.get("hash_version")?;
+    Ok(AuditEvent {
+        app_id: AppId::from_uuid(row.get("app_id")?),
+        seq: row.get("seq")?,
+        event_id: EventId::from_uuid(row.get("event_id")?),
+        kind: row.get("kind")?,
+        source: parse_source("audit_events.source", &source)?,
+        user_id: user_id.map(UserId::from_uuid),
+        occurred_at: row.get("occurred_at")?,
+        recorded_at: row.get("recorded_at")?,
+        detail: row.get("detail")?,
+        prev_hash: row.get("prev_hash")?,
+        hash: row.get("hash")?,
+        hash_version: HashVersion::from_number(version).ok_or_else(|| {
+            StoreError::corrupt(
+                "audit_events.hash_version",
+                format!("{version} is not a hash version this release knows (1 or 2)"),
+            )
+        })?,
+    })
+}
+
+/// The events of a batch that an append records, in order: the first occurrence of each
+/// event ID (R-AUD-02), unless the app's trail already has it (`recorded`).
+pub(crate) fn events_to_append<'a>(
+    events: &'a [NewAuditEvent],
+    recorded: &HashSet<EventId>,
+) -> Vec<&'a NewAuditEvent> {
+    let mut seen = HashSet::with_capacity(events.len());
+    events
+        .iter()
+        .filter(|e| !recorded.contains(&e.event_id) && seen.insert(e.event_id))
+        .collect()
 }

@@ -5,6 +5,7 @@
 use alter_core::{AppId, ExternalGroupId, ExternalUserId, GroupId, IdpId, UserId, UserStatus};
 use async_trait::async_trait;
 
+use crate::common::{StoredRow, corrupt, parse_status};
 use crate::error::StoreResult;
 use crate::outbox::Effects;
 use crate::users::{UpsertedUser, User, UserUpsert};
@@ -75,4 +76,30 @@ pub trait DirectorySyncStore: Send + Sync {
         after: Option<(UserId, GroupId)>,
         limit: u32,
     ) -> StoreResult<Vec<IdpMembership>>;
+}
+
+/// A row of [`DirectorySyncStore::page_idp_users`] (columns `external_id`, `status`).
+pub(crate) fn idp_user_from_row(row: &impl StoredRow) -> StoreResult<(ExternalUserId, UserStatus)> {
+    let external: String = row.get("external_id")?;
+    let status: String = row.get("status")?;
+    Ok((
+        ExternalUserId::parse("users.external_id", &external)
+            .map_err(corrupt("user external ID"))?,
+        parse_status(&status)?,
+    ))
+}
+
+/// A row of [`DirectorySyncStore::page_idp_memberships`] (columns `user_id`, `group_id`,
+/// `user_external_id`, `group_external_id`).
+pub(crate) fn membership_from_row(row: &impl StoredRow) -> StoreResult<IdpMembership> {
+    let user: String = row.get("user_external_id")?;
+    let group: String = row.get("group_external_id")?;
+    Ok(IdpMembership {
+        user_id: UserId::from_uuid(row.get("user_id")?),
+        group_id: GroupId::from_uuid(row.get("group_id")?),
+        user: ExternalUserId::parse("users.external_id", &user)
+            .map_err(corrupt("user external ID"))?,
+        group: ExternalGroupId::parse("groups.external_id", &group)
+            .map_err(corrupt("group external ID"))?,
+    })
 }

@@ -7,7 +7,8 @@ use alter_core::{AppId, ExternalGroupId, ExternalUserId, IdpId, RunId};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-use crate::error::StoreResult;
+use crate::common::{StoredRow, corrupt};
+use crate::error::{StoreError, StoreResult};
 use crate::outbox::OutboxMessage;
 
 /// Where a run is.
@@ -102,6 +103,19 @@ pub enum RunOutcome {
     Held {
         reason: String,
     },
+}
+
+impl RunOutcome {
+    /// What the run's row records for this outcome: (state, last error, held reason).
+    pub(crate) fn columns(&self) -> (RunState, Option<&str>, Option<&str>) {
+        match self {
+            RunOutcome::Succeeded => (RunState::Succeeded, None, None),
+            RunOutcome::Failed { error } => (RunState::Failed, Some(error.as_str()), None),
+            RunOutcome::Held { reason } => {
+                (RunState::AwaitingApproval, None, Some(reason.as_str()))
+            }
+        }
+    }
 }
 
 /// One removal a complete listing implies (R-DIR-04): a user deprovisioned, or one of their
@@ -200,4 +214,138 @@ pub trait DirectoryRunStore: Send + Sync {
     async fn list_runs(&self, app: AppId, limit: u32) -> StoreResult<Vec<DirectoryRun>>;
     /// IDPs with a directory credential and no active run (up to `limit`), for the schedule.
     async fn sync_candidates(&self, limit: u32) -> StoreResult<Vec<SyncCandidate>>;
+}
+
+/// The columns [`run_from_row`] reads.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! directory_run_columns {
+    () => {
+        "id, app_id, idp_id, state, trigger, dry_run, requested_at, started_at, finished_at, \
+         heartbeat_at, users_imported, users_updated, users_suspended, users_deprovisioned, \
+         groups_imported, memberships_imported, memberships_removed, requests, last_error, \
+         held_reason, decided_by"
+    };
+}
+
+/// `$3..$10` as the counts, bound in this order by [`bind_counts`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! directory_run_set_counts {
+    () => {
+        "users_imported = $3, users_updated = $4, users_suspended = $5, \
+         users_deprovisioned = $6, groups_imported = $7, memberships_imported = $8, \
+         memberships_removed = $9, requests = $10"
+    };
+}
+
+/// Binds the counts as the next eight parameters
+/// ([`directory_run_set_counts!`](crate::directory_run_set_counts)).
+pub(crate) fn bind_counts<'q, DB>(
+    query: sqlx::query::Query<'q, DB, DB::Arguments>,
+    counts: &RunCounts,
+) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    DB: sqlx::Database,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    query
+        .bind(counts.users_imported)
+        .bind(counts.users_updated)
+        .bind(counts.users_suspended)
+        .bind(counts.users_deprovisioned)
+        .bind(counts.groups)
+        .bind(counts.memberships)
+        .bind(counts.memberships_removed)
+        .bind(counts.requests)
+}
+
+/// A `directory_runs` row of either adapter
+/// ([`directory_run_columns!`](crate::directory_run_columns)).
+pub(crate) fn run_from_row(row: &impl StoredRow) -> StoreResult<DirectoryRun> {
+    let state: String = row.get("state")?;
+    let state = RunState::parse(&state).ok_or_else(|| {
+        StoreError::corrupt("directory run state", format!("unknown state {state:?}"))
+    })?;
+    let trigger: String = row.get("trigger")?;
+    let trigger = match trigger.as_str() {
+        "schedule" => RunTrigger::Schedule,
+        _ => RunTrigger::Admin,
+    };
+    Ok(DirectoryRun {
+        id: RunId::from_uuid(row.get("id")?),
+        app_id: AppId::from_uuid(row.get("app_id")?),
+        idp_id: IdpId::from_uuid(row.get("idp_id")?),
+        state,
+        trigger,
+        dry_run: row.get("dry_run")?,
+        requested_at: row.get("requested_at")?,
+        started_at: row.get("started_at")?,
+        finished_at: row.get("finished_at")?,
+        heartbeat_at: row.get("heartbeat_at")?,
+        counts: RunCounts {
+            users_imported: row.get("users_imported")?,
+            users_updated: row.get("users_updated")?,
+            users_suspended: row.get("users_suspended")?,
+            users_deprovisioned: row.get("users_deprovisioned")?,
+            groups: row.get("groups_imported")?,
+            memberships: row.get("memberships_imported")?,
+            memberships_removed: row.get("memberships_removed")?,
+            requests: row.get("requests")?,
+        },
+        last_error: row.get("last_error")?,
+        held_reason: row.get("held_reason")?,
+        decided_by: row.get("decided_by")?,
+    })
+}
+
+/// A held run's removal (columns `external_user_id`, `external_group_id`).
+pub(crate) fn removal_from_row(row: &impl StoredRow) -> StoreResult<Removal> {
+    let user: String = row.get("external_user_id")?;
+    let group: Option<String> = row.get("external_group_id")?;
+    Ok(Removal {
+        user: ExternalUserId::parse("external_user_id", &user)
+            .map_err(corrupt("held removal user"))?,
+        group: group
+            .map(|g| ExternalGroupId::parse("external_group_id", &g))
+            .transpose()
+            .map_err(corrupt("held removal group"))?,
+    })
+}
+
+/// A schedule candidate (columns `app_id`, `idp_id`, `last_requested_at`).
+pub(crate) fn candidate_from_row(row: &impl StoredRow) -> StoreResult<SyncCandidate> {
+    Ok(SyncCandidate {
+        app_id: AppId::from_uuid(row.get("app_id")?),
+        idp_id: IdpId::from_uuid(row.get("idp_id")?),
+        last_requested_at: row.get("last_requested_at")?,
+    })
+}
+
+/// The `last_error` of a running run failed by [`DirectoryRunStore::claim_run`] because its
+/// heartbeat is older than `stale_after`.
+pub(crate) fn abandoned_error(stale_after: Duration) -> String {
+    format!(
+        "abandoned: no heartbeat for {} seconds (its worker stopped); the next run starts afresh",
+        stale_after.num_seconds()
+    )
+}
+
+/// Why a change to `run` that needs it `expected` (e.g. "running") was refused, from the run
+/// as it is now: `NotFound` when the app has no such run, else `Conflict` naming its state.
+/// The caller holds no transaction (this reads through the store).
+pub(crate) async fn run_not_in<S: DirectoryRunStore + ?Sized>(
+    store: &S,
+    app: AppId,
+    run: RunId,
+    expected: &str,
+) -> StoreError {
+    match store.get_run(app, run).await {
+        Ok(Some(found)) => StoreError::conflict(format!(
+            "directory run {run} is {}, not {expected}",
+            found.state.as_str()
+        )),
+        Ok(None) => StoreError::not_found(format!("directory run {run}")),
+        Err(e) => e,
+    }
 }

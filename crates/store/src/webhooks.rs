@@ -6,9 +6,11 @@
 use alter_core::{AppId, EventId, IdpId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
-use crate::error::StoreResult;
-use crate::idps::IdentityProvider;
+use crate::common::{StoredRow, missing_on_foreign_key};
+use crate::error::{StoreError, StoreResult};
+use crate::idps::{IdentityProvider, IdpStore};
 use crate::outbox::Effects;
 use crate::secrets::SealedSecret;
 
@@ -25,6 +27,61 @@ pub enum StoredWebhookSecret {
     Hash(Vec<u8>),
     /// A secret whose value the check needs (Clerk's Svix key, Okta's `Authorization`).
     Sealed(SealedSecret),
+}
+
+impl StoredWebhookSecret {
+    /// The `secret_form` column: `hash` or `sealed`.
+    pub(crate) fn form(&self) -> &'static str {
+        match self {
+            StoredWebhookSecret::Hash(_) => "hash",
+            StoredWebhookSecret::Sealed(_) => "sealed",
+        }
+    }
+
+    /// The secret's columns: (secret, nonce, key ID).
+    pub(crate) fn columns(&self) -> (&[u8], Option<&[u8]>, Option<&str>) {
+        match self {
+            StoredWebhookSecret::Hash(hash) => (hash.as_slice(), None, None),
+            StoredWebhookSecret::Sealed(s) => (
+                s.ciphertext.as_slice(),
+                Some(s.nonce.as_slice()),
+                Some(s.key_id.as_str()),
+            ),
+        }
+    }
+
+    /// The `previous_*` columns of a rotation (all `NULL` without a previous secret).
+    pub(crate) fn previous_columns(
+        previous: Option<(&Self, DateTime<Utc>)>,
+    ) -> (Option<&[u8]>, Option<&[u8]>, Option<&str>) {
+        previous.map_or((None, None, None), |(p, _)| {
+            let (secret, nonce, key_id) = p.columns();
+            (Some(secret), nonce, key_id)
+        })
+    }
+
+    /// The secret stored in `form` as these columns.
+    fn from_columns(
+        form: &str,
+        secret: Vec<u8>,
+        nonce: Option<Vec<u8>>,
+        key_id: Option<String>,
+    ) -> StoreResult<Self> {
+        match (form, nonce, key_id) {
+            ("hash", _, _) => Ok(StoredWebhookSecret::Hash(secret)),
+            ("sealed", Some(nonce), Some(key_id)) => {
+                Ok(StoredWebhookSecret::Sealed(SealedSecret {
+                    ciphertext: secret,
+                    nonce,
+                    key_id,
+                }))
+            }
+            _ => Err(StoreError::corrupt(
+                "webhook secret",
+                format!("form {form:?} without its nonce and key ID"),
+            )),
+        }
+    }
 }
 
 impl std::fmt::Debug for StoredWebhookSecret {
@@ -90,6 +147,14 @@ impl DeliveryOutcome {
         DeliveryOutcome::Unauthorized,
         DeliveryOutcome::Malformed,
     ];
+
+    /// The outcome stored as `value`.
+    pub(crate) fn parse_stored(value: &str) -> StoreResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == value)
+            .ok_or_else(|| StoreError::corrupt("delivery outcome", format!("{value:?}")))
+    }
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -168,4 +233,103 @@ pub trait WebhookStore: Send + Sync {
         before_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<LoggedDelivery>>;
+}
+
+/// Refuses a rotation that would change the secret's form: both secrets are checked the same
+/// way, and the row stores one form for both.
+pub(crate) fn check_rotation(
+    current: &StoredWebhookSecret,
+    previous: Option<(&StoredWebhookSecret, DateTime<Utc>)>,
+) -> StoreResult<()> {
+    match previous {
+        Some((previous, _)) if previous.form() != current.form() => Err(StoreError::conflict(
+            "a rotation keeps the secret's form (hashed or sealed); disable and enable webhooks to change it",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The columns [`settings_from_row`] reads.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! webhook_settings_columns {
+    () => {
+        "app_id, idp_id, enabled, secret_form, current_secret, current_nonce, current_key_id, \
+         previous_secret, previous_nonce, previous_key_id, previous_valid_until, enabled_at, rotated_at"
+    };
+}
+
+/// A `webhook_settings` row of either adapter
+/// ([`webhook_settings_columns!`](crate::webhook_settings_columns)).
+pub(crate) fn settings_from_row(row: &impl StoredRow) -> StoreResult<WebhookSettings> {
+    let form: String = row.get("secret_form")?;
+    let current = StoredWebhookSecret::from_columns(
+        &form,
+        row.get("current_secret")?,
+        row.get("current_nonce")?,
+        row.get("current_key_id")?,
+    )?;
+    let previous = match row.get::<Option<Vec<u8>>>("previous_secret")? {
+        Some(secret) => Some(StoredWebhookSecret::from_columns(
+            &form,
+            secret,
+            row.get("previous_nonce")?,
+            row.get("previous_key_id")?,
+        )?),
+        None => None,
+    };
+    Ok(WebhookSettings {
+        app_id: AppId::from_uuid(row.get("app_id")?),
+        idp_id: IdpId::from_uuid(row.get("idp_id")?),
+        enabled: row.get("enabled")?,
+        current,
+        previous,
+        previous_valid_until: row.get("previous_valid_until")?,
+        enabled_at: row.get("enabled_at")?,
+        rotated_at: row.get("rotated_at")?,
+    })
+}
+
+/// The settings an enable or a rotation wrote (`RETURNING` them), or `NotFound` when the
+/// IDP is not the app's: no row (the IDP's settings belong to another app) or a foreign-key
+/// violation (no such IDP in the app).
+pub(crate) fn written_settings<R: StoredRow>(
+    result: Result<Option<R>, sqlx::Error>,
+    idp: IdpId,
+) -> StoreResult<WebhookSettings> {
+    let not_found = || format!("identity provider {idp}");
+    match result.map_err(missing_on_foreign_key(not_found))? {
+        Some(row) => settings_from_row(&row),
+        None => Err(StoreError::not_found(not_found())),
+    }
+}
+
+/// A `webhook_deliveries` row of either adapter (seq, idp_id and the record's columns).
+pub(crate) fn delivery_from_row(row: &impl StoredRow) -> StoreResult<LoggedDelivery> {
+    let outcome: String = row.get("outcome")?;
+    Ok(LoggedDelivery {
+        seq: row.get("seq")?,
+        idp_id: IdpId::from_uuid(row.get("idp_id")?),
+        record: DeliveryRecord {
+            received_at: row.get("received_at")?,
+            provider_event_id: row.get("provider_event_id")?,
+            event_type: row.get("event_type")?,
+            event_id: row.get::<Option<Uuid>>("event_id")?.map(EventId::from_uuid),
+            outcome: DeliveryOutcome::parse_stored(&outcome)?,
+            reason: row.get("reason")?,
+        },
+    })
+}
+
+/// [`WebhookStore::find_webhook_endpoint`] for any store: the IDP by its ID alone, then its
+/// app's settings.
+pub(crate) async fn find_endpoint<S: IdpStore + WebhookStore + ?Sized>(
+    store: &S,
+    idp: IdpId,
+) -> StoreResult<Option<(IdentityProvider, Option<WebhookSettings>)>> {
+    let Some(found) = store.find_idp_by_id(idp).await? else {
+        return Ok(None);
+    };
+    let settings = store.get_webhook_settings(found.app_id, idp).await?;
+    Ok(Some((found, settings)))
 }

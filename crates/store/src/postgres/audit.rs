@@ -6,54 +6,24 @@
 
 use std::collections::HashSet;
 
-use alter_core::{AppId, EventId, EventSource, UserId};
+use alter_core::{AppId, EventId, EventSource};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
-use super::{PgStore, is_foreign_key_violation, page_limit, parse_source};
+use super::{PgStore, page_limit};
 use crate::audit::{
     AppendOutcome, AuditEvent, AuditQuery, AuditStore, ChainVerification, NewAuditEvent,
+    audit_from_row, events_to_append,
 };
 use crate::audit_chain::{ChainHead, ChainVerifier, HashVersion, chain_rows};
-use crate::error::{StoreError, StoreResult};
+use crate::common::missing_on_foreign_key;
+use crate::error::StoreResult;
 
 /// First key of the advisory lock that serialises appends per app ("AUDT").
 const AUDIT_LOCK_CLASS: i32 = 0x4155_4454;
-
-macro_rules! audit_columns {
-    () => {
-        "app_id, seq, event_id, kind, source, user_id, occurred_at, recorded_at, detail, prev_hash, hash, hash_version"
-    };
-}
-
-fn audit_from_row(row: &PgRow) -> StoreResult<AuditEvent> {
-    let source: String = row.try_get("source")?;
-    let user_id: Option<Uuid> = row.try_get("user_id")?;
-    let version: i16 = row.try_get("hash_version")?;
-    Ok(AuditEvent {
-        app_id: AppId::from_uuid(row.try_get("app_id")?),
-        seq: row.try_get("seq")?,
-        event_id: EventId::from_uuid(row.try_get("event_id")?),
-        kind: row.try_get("kind")?,
-        source: parse_source("audit_events.source", &source)?,
-        user_id: user_id.map(UserId::from_uuid),
-        occurred_at: row.try_get("occurred_at")?,
-        recorded_at: row.try_get("recorded_at")?,
-        detail: row.try_get("detail")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-        hash_version: HashVersion::from_number(version).ok_or_else(|| {
-            StoreError::corrupt(
-                "audit_events.hash_version",
-                format!("{version} is not a hash version this release knows (1 or 2)"),
-            )
-        })?,
-    })
-}
 
 /// Under the chain lock: the app's last row, the transaction's time (the rows'
 /// `recorded_at`), and which of the batch's event IDs are already recorded.
@@ -79,7 +49,7 @@ FROM UNNEST($4::bigint[], $5::uuid[], $6::text[], $7::text[], $8::uuid[], $9::ti
 /// The whole trail in chain order, with each version-1 row's hash recomputed by its formula.
 const CHAIN: &str = concat!(
     "SELECT ",
-    audit_columns!(),
+    crate::audit_columns!(),
     ", CASE WHEN hash_version = 1 THEN sha256(prev_hash || audit_payload(app_id, seq, event_id, \
        kind, source, user_id, occurred_at, detail)) END AS v1_hash \
      FROM audit_events WHERE app_id = $1 ORDER BY seq"
@@ -92,11 +62,7 @@ impl AuditStore for PgStore {
         app: AppId,
         events: &[NewAuditEvent],
     ) -> StoreResult<AppendOutcome> {
-        // Within a batch the first occurrence of an event ID is the one recorded.
-        let mut seen = HashSet::with_capacity(events.len());
-        let distinct: Vec<&NewAuditEvent> =
-            events.iter().filter(|e| seen.insert(e.event_id)).collect();
-        let ids: Vec<Uuid> = distinct.iter().map(|e| e.event_id.as_uuid()).collect();
+        let ids: Vec<Uuid> = events.iter().map(|e| e.event_id.as_uuid()).collect();
 
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
@@ -116,14 +82,12 @@ impl AuditStore for PgStore {
             (Some(seq), Some(hash)) => ChainHead { seq, hash },
             _ => ChainHead::genesis(),
         };
-        let recorded: HashSet<Uuid> = head
+        let recorded: HashSet<EventId> = head
             .try_get::<Vec<Uuid>, _>("recorded")?
             .into_iter()
+            .map(EventId::from_uuid)
             .collect();
-        let fresh: Vec<&NewAuditEvent> = distinct
-            .into_iter()
-            .filter(|e| !recorded.contains(&e.event_id.as_uuid()))
-            .collect();
+        let fresh = events_to_append(events, &recorded);
         if fresh.is_empty() {
             tx.commit().await?;
             return Ok(AppendOutcome {
@@ -161,13 +125,7 @@ impl AuditStore for PgStore {
             .bind(&hashes)
             .execute(&mut *tx)
             .await
-            .map_err(|e| {
-                if is_foreign_key_violation(&e) {
-                    StoreError::not_found(format!("app {app}"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(missing_on_foreign_key(|| format!("app {app}")))?;
         tx.commit().await?;
         let appended = inserted.rows_affected();
         Ok(AppendOutcome {
@@ -184,7 +142,7 @@ impl AuditStore for PgStore {
     ) -> StoreResult<Vec<AuditEvent>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
-            audit_columns!(),
+            crate::audit_columns!(),
             " FROM audit_events WHERE app_id = $1 \
               AND ($2::uuid IS NULL OR user_id = $2) \
               AND ($3::text IS NULL OR kind = $3) \

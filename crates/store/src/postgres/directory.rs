@@ -1,12 +1,12 @@
 //! Directory sync's batched writes and ordered reads over PostgreSQL.
 
-use alter_core::{AppId, ExternalGroupId, ExternalUserId, GroupId, IdpId, UserId, UserStatus};
+use alter_core::{AppId, ExternalUserId, GroupId, IdpId, UserId, UserStatus};
 use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::users::user_from_row;
-use super::{PgStore, corrupt, page_limit};
-use crate::directory::{DirectorySyncStore, IdpMembership};
+use super::{PgStore, page_limit};
+use crate::directory::{DirectorySyncStore, IdpMembership, idp_user_from_row, membership_from_row};
 use crate::error::StoreResult;
 use crate::outbox::Effects;
 use crate::users::{UpsertedUser, User, UserUpsert};
@@ -108,7 +108,7 @@ impl DirectorySyncStore for PgStore {
         after: Option<&ExternalUserId>,
         limit: u32,
     ) -> StoreResult<Vec<(ExternalUserId, UserStatus)>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT external_id, status FROM users WHERE app_id = $1 AND idp_id = $2 \
              AND status <> 'deprovisioned' AND ($3::text IS NULL OR external_id > $3) \
              ORDER BY external_id LIMIT $4",
@@ -119,15 +119,7 @@ impl DirectorySyncStore for PgStore {
         .bind(page_limit(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(external, status)| {
-                Ok((
-                    ExternalUserId::parse("users.external_id", &external)
-                        .map_err(corrupt("user external ID"))?,
-                    UserStatus::parse("users.status", &status).map_err(corrupt("user status"))?,
-                ))
-            })
-            .collect()
+        rows.iter().map(idp_user_from_row).collect()
     }
 
     async fn page_idp_memberships(
@@ -137,8 +129,9 @@ impl DirectorySyncStore for PgStore {
         after: Option<(UserId, GroupId)>,
         limit: u32,
     ) -> StoreResult<Vec<IdpMembership>> {
-        let rows: Vec<(Uuid, Uuid, String, String)> = sqlx::query_as(
-            "SELECT m.user_id, m.group_id, u.external_id, g.external_id FROM memberships m \
+        let rows = sqlx::query(
+            "SELECT m.user_id, m.group_id, u.external_id AS user_external_id, \
+                 g.external_id AS group_external_id FROM memberships m \
              JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id \
              JOIN groups g ON g.app_id = m.app_id AND g.id = m.group_id \
              WHERE m.app_id = $1 AND u.idp_id = $2 AND g.deleted_at IS NULL \
@@ -153,17 +146,6 @@ impl DirectorySyncStore for PgStore {
         .bind(page_limit(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(user_id, group_id, user, group)| {
-                Ok(IdpMembership {
-                    user_id: UserId::from_uuid(user_id),
-                    group_id: GroupId::from_uuid(group_id),
-                    user: ExternalUserId::parse("users.external_id", &user)
-                        .map_err(corrupt("user external ID"))?,
-                    group: ExternalGroupId::parse("groups.external_id", &group)
-                        .map_err(corrupt("group external ID"))?,
-                })
-            })
-            .collect()
+        rows.iter().map(membership_from_row).collect()
     }
 }

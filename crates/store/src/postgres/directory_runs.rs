@@ -2,86 +2,26 @@
 //! (pending, running, awaiting approval) per IDP, so two triggers or two replicas never sync
 //! the same IDP at once; workers claim pending runs with `FOR UPDATE SKIP LOCKED`.
 
-use alter_core::{AppId, ExternalGroupId, ExternalUserId, IdpId, RunId};
+use alter_core::{AppId, ExternalGroupId, IdpId, RunId};
 use async_trait::async_trait;
 use chrono::Duration;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
-use uuid::Uuid;
 
 use super::outbox::write_messages;
-use super::{PgStore, corrupt, is_foreign_key_violation, is_unique_violation, page_limit};
+use super::{PgStore, is_foreign_key_violation, is_unique_violation, page_limit};
 use crate::directory_runs::{
     DirectoryRun, DirectoryRunStore, Removal, RunCounts, RunOutcome, RunState, RunTrigger,
-    SyncCandidate,
+    SyncCandidate, abandoned_error, bind_counts, candidate_from_row, removal_from_row,
+    run_from_row, run_not_in,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::outbox::OutboxMessage;
 use crate::secrets::SecretPurpose;
 
-macro_rules! run_columns {
-    () => {
-        "id, app_id, idp_id, state, trigger, dry_run, requested_at, started_at, finished_at, \
-         heartbeat_at, users_imported, users_updated, users_suspended, users_deprovisioned, \
-         groups_imported, memberships_imported, memberships_removed, requests, last_error, \
-         held_reason, decided_by"
-    };
-}
-
-fn run_from_row(row: &PgRow) -> StoreResult<DirectoryRun> {
-    let state: String = row.try_get("state")?;
-    let state = RunState::parse(&state).ok_or_else(|| {
-        StoreError::corrupt("directory run state", format!("unknown state {state:?}"))
-    })?;
-    let trigger: String = row.try_get("trigger")?;
-    let trigger = match trigger.as_str() {
-        "schedule" => RunTrigger::Schedule,
-        _ => RunTrigger::Admin,
-    };
-    Ok(DirectoryRun {
-        id: RunId::from_uuid(row.try_get("id")?),
-        app_id: AppId::from_uuid(row.try_get("app_id")?),
-        idp_id: IdpId::from_uuid(row.try_get("idp_id")?),
-        state,
-        trigger,
-        dry_run: row.try_get("dry_run")?,
-        requested_at: row.try_get("requested_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        heartbeat_at: row.try_get("heartbeat_at")?,
-        counts: RunCounts {
-            users_imported: row.try_get("users_imported")?,
-            users_updated: row.try_get("users_updated")?,
-            users_suspended: row.try_get("users_suspended")?,
-            users_deprovisioned: row.try_get("users_deprovisioned")?,
-            groups: row.try_get("groups_imported")?,
-            memberships: row.try_get("memberships_imported")?,
-            memberships_removed: row.try_get("memberships_removed")?,
-            requests: row.try_get("requests")?,
-        },
-        last_error: row.try_get("last_error")?,
-        held_reason: row.try_get("held_reason")?,
-        decided_by: row.try_get("decided_by")?,
-    })
-}
-
 impl PgStore {
-    /// `NotFound` when the run is not in the app, else `Conflict` (it is not in `expected`).
-    async fn run_not_in(&self, app: AppId, run: RunId, expected: &str) -> StoreError {
-        match self.get_run(app, run).await {
-            Ok(Some(found)) => StoreError::conflict(format!(
-                "directory run {run} is {}, not {expected}",
-                found.state.as_str()
-            )),
-            Ok(None) => StoreError::not_found(format!("directory run {run}")),
-            Err(e) => e,
-        }
-    }
-
     async fn active_run(&self, app: AppId, idp: IdpId) -> StoreResult<Option<DirectoryRun>> {
         let row = sqlx::query(concat!(
             "SELECT ",
-            run_columns!(),
+            crate::directory_run_columns!(),
             " FROM directory_runs WHERE app_id = $1 AND idp_id = $2 \
              AND state IN ('pending', 'running', 'awaiting_approval')"
         ))
@@ -91,30 +31,6 @@ impl PgStore {
         .await?;
         row.as_ref().map(run_from_row).transpose()
     }
-}
-
-fn bind_counts<'q>(
-    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    counts: &RunCounts,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    query
-        .bind(counts.users_imported)
-        .bind(counts.users_updated)
-        .bind(counts.users_suspended)
-        .bind(counts.users_deprovisioned)
-        .bind(counts.groups)
-        .bind(counts.memberships)
-        .bind(counts.memberships_removed)
-        .bind(counts.requests)
-}
-
-/// `$3..$10` as the counts.
-macro_rules! set_counts {
-    () => {
-        "users_imported = $3, users_updated = $4, users_suspended = $5, \
-         users_deprovisioned = $6, groups_imported = $7, memberships_imported = $8, \
-         memberships_removed = $9, requests = $10"
-    };
 }
 
 #[async_trait]
@@ -131,7 +47,7 @@ impl DirectoryRunStore for PgStore {
             let inserted = sqlx::query(concat!(
                 "INSERT INTO directory_runs (id, app_id, idp_id, state, trigger, dry_run) \
                  VALUES ($1, $2, $3, 'pending', $4, $5) RETURNING ",
-                run_columns!()
+                crate::directory_run_columns!()
             ))
             .bind(RunId::new().as_uuid())
             .bind(app.as_uuid())
@@ -161,11 +77,10 @@ impl DirectoryRunStore for PgStore {
     async fn claim_run(&self, stale_after: Duration) -> StoreResult<Option<DirectoryRun>> {
         let stale_seconds = stale_after.num_milliseconds() as f64 / 1000.0;
         sqlx::query(
-            "UPDATE directory_runs SET state = 'failed', finished_at = now(), \
-             last_error = 'abandoned: no heartbeat for ' || $1::text || ' seconds (its worker stopped); the next run starts afresh' \
+            "UPDATE directory_runs SET state = 'failed', finished_at = now(), last_error = $1 \
              WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $2)",
         )
-        .bind(stale_after.num_seconds().to_string())
+        .bind(abandoned_error(stale_after))
         .bind(stale_seconds)
         .execute(&self.pool)
         .await?;
@@ -173,7 +88,7 @@ impl DirectoryRunStore for PgStore {
             "UPDATE directory_runs SET state = 'running', started_at = now(), heartbeat_at = now() \
              WHERE id = (SELECT id FROM directory_runs WHERE state = 'pending' \
                  ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING ",
-            run_columns!()
+            crate::directory_run_columns!()
         ))
         .fetch_optional(&self.pool)
         .await?;
@@ -183,14 +98,14 @@ impl DirectoryRunStore for PgStore {
     async fn heartbeat_run(&self, app: AppId, run: RunId, counts: &RunCounts) -> StoreResult<()> {
         let query = sqlx::query(concat!(
             "UPDATE directory_runs SET ",
-            set_counts!(),
+            crate::directory_run_set_counts!(),
             ", heartbeat_at = now() WHERE app_id = $1 AND id = $2 AND state = 'running'"
         ))
         .bind(app.as_uuid())
         .bind(run.as_uuid());
         let done = bind_counts(query, counts).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
-            return Err(self.run_not_in(app, run, "running").await);
+            return Err(run_not_in(self, app, run, "running").await);
         }
         Ok(())
     }
@@ -204,21 +119,15 @@ impl DirectoryRunStore for PgStore {
         removals: &[Removal],
         effects: &[OutboxMessage],
     ) -> StoreResult<DirectoryRun> {
-        let (state, error, held) = match outcome {
-            RunOutcome::Succeeded => (RunState::Succeeded, None, None),
-            RunOutcome::Failed { error } => (RunState::Failed, Some(error.as_str()), None),
-            RunOutcome::Held { reason } => {
-                (RunState::AwaitingApproval, None, Some(reason.as_str()))
-            }
-        };
+        let (state, error, held) = outcome.columns();
         let mut tx = self.pool.begin().await?;
         let query = sqlx::query(concat!(
             "UPDATE directory_runs SET ",
-            set_counts!(),
+            crate::directory_run_set_counts!(),
             ", state = $11, finished_at = CASE WHEN $11 = 'awaiting_approval' THEN NULL ELSE now() END, \
              last_error = $12, held_reason = $13, heartbeat_at = now() \
              WHERE app_id = $1 AND id = $2 AND state = 'running' RETURNING ",
-            run_columns!()
+            crate::directory_run_columns!()
         ))
         .bind(app.as_uuid())
         .bind(run.as_uuid());
@@ -230,7 +139,7 @@ impl DirectoryRunStore for PgStore {
             .await?;
         let Some(row) = row else {
             drop(tx);
-            return Err(self.run_not_in(app, run, "running").await);
+            return Err(run_not_in(self, app, run, "running").await);
         };
         let finished = run_from_row(&row)?;
         if matches!(outcome, RunOutcome::Held { .. }) && !removals.is_empty() {
@@ -270,7 +179,7 @@ impl DirectoryRunStore for PgStore {
         offset: i64,
         limit: u32,
     ) -> StoreResult<Vec<Removal>> {
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT r.external_user_id, r.external_group_id FROM directory_run_removals r \
              JOIN directory_runs d ON d.id = r.run_id AND d.app_id = $1 \
              WHERE r.run_id = $2 ORDER BY r.seq OFFSET $3 LIMIT $4",
@@ -281,18 +190,7 @@ impl DirectoryRunStore for PgStore {
         .bind(page_limit(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(user, group)| {
-                Ok(Removal {
-                    user: ExternalUserId::parse("external_user_id", &user)
-                        .map_err(corrupt("held removal user"))?,
-                    group: group
-                        .map(|g| ExternalGroupId::parse("external_group_id", &g))
-                        .transpose()
-                        .map_err(corrupt("held removal group"))?,
-                })
-            })
-            .collect()
+        rows.iter().map(removal_from_row).collect()
     }
 
     async fn decide_run(
@@ -312,7 +210,7 @@ impl DirectoryRunStore for PgStore {
         let row = sqlx::query(concat!(
             "UPDATE directory_runs SET state = $3, finished_at = now(), decided_by = $4 \
              WHERE app_id = $1 AND id = $2 AND state = 'awaiting_approval' RETURNING ",
-            run_columns!()
+            crate::directory_run_columns!()
         ))
         .bind(app.as_uuid())
         .bind(run.as_uuid())
@@ -322,7 +220,7 @@ impl DirectoryRunStore for PgStore {
         .await?;
         let Some(row) = row else {
             drop(tx);
-            return Err(self.run_not_in(app, run, "awaiting approval").await);
+            return Err(run_not_in(self, app, run, "awaiting approval").await);
         };
         let decided = run_from_row(&row)?;
         if approve {
@@ -338,7 +236,7 @@ impl DirectoryRunStore for PgStore {
     async fn get_run(&self, app: AppId, run: RunId) -> StoreResult<Option<DirectoryRun>> {
         let row = sqlx::query(concat!(
             "SELECT ",
-            run_columns!(),
+            crate::directory_run_columns!(),
             " FROM directory_runs WHERE app_id = $1 AND id = $2"
         ))
         .bind(app.as_uuid())
@@ -351,7 +249,7 @@ impl DirectoryRunStore for PgStore {
     async fn list_runs(&self, app: AppId, limit: u32) -> StoreResult<Vec<DirectoryRun>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
-            run_columns!(),
+            crate::directory_run_columns!(),
             " FROM directory_runs WHERE app_id = $1 ORDER BY requested_at DESC, id DESC LIMIT $2"
         ))
         .bind(app.as_uuid())
@@ -362,9 +260,10 @@ impl DirectoryRunStore for PgStore {
     }
 
     async fn sync_candidates(&self, limit: u32) -> StoreResult<Vec<SyncCandidate>> {
-        let rows: Vec<(Uuid, Uuid, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT s.app_id, s.idp_id, \
                  (SELECT max(requested_at) FROM directory_runs d WHERE d.app_id = s.app_id AND d.idp_id = s.idp_id) \
+                 AS last_requested_at \
              FROM sealed_secrets s WHERE s.purpose = $1 \
              AND NOT EXISTS (SELECT 1 FROM directory_runs d WHERE d.app_id = s.app_id AND d.idp_id = s.idp_id \
                  AND d.state IN ('pending', 'running', 'awaiting_approval')) \
@@ -374,13 +273,6 @@ impl DirectoryRunStore for PgStore {
         .bind(page_limit(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(app, idp, last)| SyncCandidate {
-                app_id: AppId::from_uuid(app),
-                idp_id: IdpId::from_uuid(idp),
-                last_requested_at: last,
-            })
-            .collect())
+        rows.iter().map(candidate_from_row).collect()
     }
 }

@@ -1,103 +1,18 @@
 //! Webhook settings and the delivery log over PostgreSQL.
 
-use alter_core::{AppId, EventId, IdpId};
+use alter_core::{AppId, IdpId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
-use super::{PgStore, is_foreign_key_violation, page_limit};
-use crate::error::{StoreError, StoreResult};
-use crate::idps::{IdentityProvider, IdpStore};
+use super::{PgStore, page_limit};
+use crate::error::StoreResult;
+use crate::idps::IdentityProvider;
 use crate::outbox::Effects;
-use crate::secrets::SealedSecret;
 use crate::webhooks::{
-    DeliveryOutcome, DeliveryRecord, LoggedDelivery, StoredWebhookSecret, WebhookSettings,
-    WebhookStore,
+    DeliveryRecord, LoggedDelivery, StoredWebhookSecret, WebhookSettings, WebhookStore,
+    check_rotation, delivery_from_row, find_endpoint, settings_from_row, written_settings,
 };
-
-macro_rules! settings_columns {
-    () => {
-        "app_id, idp_id, enabled, secret_form, current_secret, current_nonce, current_key_id, \
-         previous_secret, previous_nonce, previous_key_id, previous_valid_until, enabled_at, rotated_at"
-    };
-}
-
-/// The secret's columns: (secret, nonce, key ID).
-fn columns(secret: &StoredWebhookSecret) -> (&[u8], Option<&[u8]>, Option<&str>) {
-    match secret {
-        StoredWebhookSecret::Hash(hash) => (hash.as_slice(), None, None),
-        StoredWebhookSecret::Sealed(s) => (
-            s.ciphertext.as_slice(),
-            Some(s.nonce.as_slice()),
-            Some(s.key_id.as_str()),
-        ),
-    }
-}
-
-fn form(secret: &StoredWebhookSecret) -> &'static str {
-    match secret {
-        StoredWebhookSecret::Hash(_) => "hash",
-        StoredWebhookSecret::Sealed(_) => "sealed",
-    }
-}
-
-fn secret_from(
-    form: &str,
-    secret: Vec<u8>,
-    nonce: Option<Vec<u8>>,
-    key_id: Option<String>,
-) -> StoreResult<StoredWebhookSecret> {
-    match (form, nonce, key_id) {
-        ("hash", _, _) => Ok(StoredWebhookSecret::Hash(secret)),
-        ("sealed", Some(nonce), Some(key_id)) => Ok(StoredWebhookSecret::Sealed(SealedSecret {
-            ciphertext: secret,
-            nonce,
-            key_id,
-        })),
-        _ => Err(StoreError::corrupt(
-            "webhook secret",
-            format!("form {form:?} without its nonce and key ID"),
-        )),
-    }
-}
-
-fn settings_from_row(row: &PgRow) -> StoreResult<WebhookSettings> {
-    let form: String = row.try_get("secret_form")?;
-    let current = secret_from(
-        &form,
-        row.try_get("current_secret")?,
-        row.try_get("current_nonce")?,
-        row.try_get("current_key_id")?,
-    )?;
-    let previous = match row.try_get::<Option<Vec<u8>>, _>("previous_secret")? {
-        Some(secret) => Some(secret_from(
-            &form,
-            secret,
-            row.try_get("previous_nonce")?,
-            row.try_get("previous_key_id")?,
-        )?),
-        None => None,
-    };
-    Ok(WebhookSettings {
-        app_id: AppId::from_uuid(row.try_get("app_id")?),
-        idp_id: IdpId::from_uuid(row.try_get("idp_id")?),
-        enabled: row.try_get("enabled")?,
-        current,
-        previous,
-        previous_valid_until: row.try_get("previous_valid_until")?,
-        enabled_at: row.try_get("enabled_at")?,
-        rotated_at: row.try_get("rotated_at")?,
-    })
-}
-
-fn parse_outcome(value: &str) -> StoreResult<DeliveryOutcome> {
-    DeliveryOutcome::ALL
-        .into_iter()
-        .find(|o| o.as_str() == value)
-        .ok_or_else(|| StoreError::corrupt("delivery outcome", format!("{value:?}")))
-}
 
 #[async_trait]
 impl WebhookStore for PgStore {
@@ -109,18 +24,9 @@ impl WebhookStore for PgStore {
         previous: Option<(&StoredWebhookSecret, DateTime<Utc>)>,
         effects: Effects<'_, WebhookSettings>,
     ) -> StoreResult<WebhookSettings> {
-        if let Some((previous, _)) = previous
-            && form(previous) != form(current)
-        {
-            return Err(StoreError::conflict(
-                "a rotation keeps the secret's form (hashed or sealed); disable and enable webhooks to change it",
-            ));
-        }
-        let (secret, nonce, key_id) = columns(current);
-        let (p_secret, p_nonce, p_key_id) = previous.map_or((None, None, None), |(p, _)| {
-            let (s, n, k) = columns(p);
-            (Some(s), n, k)
-        });
+        check_rotation(current, previous)?;
+        let (secret, nonce, key_id) = current.columns();
+        let (p_secret, p_nonce, p_key_id) = StoredWebhookSecret::previous_columns(previous);
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(concat!(
             "INSERT INTO webhook_settings AS w (app_id, idp_id, enabled, secret_form, current_secret, \
@@ -134,11 +40,11 @@ impl WebhookStore for PgStore {
                  previous_valid_until = EXCLUDED.previous_valid_until, \
                  rotated_at = EXCLUDED.rotated_at, updated_at = now() \
              WHERE w.app_id = EXCLUDED.app_id RETURNING ",
-            settings_columns!()
+            crate::webhook_settings_columns!()
         ))
         .bind(app.as_uuid())
         .bind(idp.as_uuid())
-        .bind(form(current))
+        .bind(current.form())
         .bind(secret)
         .bind(nonce)
         .bind(key_id)
@@ -148,15 +54,7 @@ impl WebhookStore for PgStore {
         .bind(previous.map(|(_, until)| until))
         .fetch_optional(&mut *tx)
         .await;
-        let row = match result {
-            Ok(Some(row)) => row,
-            Ok(None) => return Err(StoreError::not_found(format!("identity provider {idp}"))),
-            Err(e) if is_foreign_key_violation(&e) => {
-                return Err(StoreError::not_found(format!("identity provider {idp}")));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let settings = settings_from_row(&row)?;
+        let settings = written_settings(result, idp)?;
         self.commit_with(tx, effects(&settings)).await?;
         Ok(settings)
     }
@@ -187,7 +85,7 @@ impl WebhookStore for PgStore {
     ) -> StoreResult<Option<WebhookSettings>> {
         let row = sqlx::query(concat!(
             "SELECT ",
-            settings_columns!(),
+            crate::webhook_settings_columns!(),
             " FROM webhook_settings WHERE app_id = $1 AND idp_id = $2"
         ))
         .bind(app.as_uuid())
@@ -201,11 +99,7 @@ impl WebhookStore for PgStore {
         &self,
         idp: IdpId,
     ) -> StoreResult<Option<(IdentityProvider, Option<WebhookSettings>)>> {
-        let Some(found) = self.find_idp_by_id(idp).await? else {
-            return Ok(None);
-        };
-        let settings = self.get_webhook_settings(found.app_id, idp).await?;
-        Ok(Some((found, settings)))
+        find_endpoint(self, idp).await
     }
 
     async fn record_deliveries(
@@ -270,24 +164,6 @@ impl WebhookStore for PgStore {
         .bind(page_limit(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let outcome: String = row.try_get("outcome")?;
-                Ok(LoggedDelivery {
-                    seq: row.try_get("seq")?,
-                    idp_id: IdpId::from_uuid(row.try_get("idp_id")?),
-                    record: DeliveryRecord {
-                        received_at: row.try_get("received_at")?,
-                        provider_event_id: row.try_get("provider_event_id")?,
-                        event_type: row.try_get("event_type")?,
-                        event_id: row
-                            .try_get::<Option<Uuid>, _>("event_id")?
-                            .map(EventId::from_uuid),
-                        outcome: parse_outcome(&outcome)?,
-                        reason: row.try_get("reason")?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(delivery_from_row).collect()
     }
 }

@@ -1,15 +1,24 @@
-//! PENDING: not yet implemented on SQLite (placeholder so the adapter compiles while it is written).
+//! Directory sync's batched writes and ordered reads over SQLite. Lists of external IDs are
+//! bound as one JSON array (`IN (SELECT value FROM json_each(…))`), PostgreSQL's `= ANY`;
+//! each batched write is one `BEGIN IMMEDIATE` transaction with its effects.
 
-#![allow(unused_imports, unused_variables)]
+use alter_core::{AppId, ExternalUserId, GroupId, IdpId, UserId, UserStatus};
+use async_trait::async_trait;
+use uuid::Uuid;
 
-use super::SqliteStore;
-use crate::directory::*;
-use crate::error::StoreError;
+use super::outbox::json_list;
+use super::{SqliteStore, now};
+use crate::common::page_limit;
+use crate::directory::{DirectorySyncStore, IdpMembership, idp_user_from_row, membership_from_row};
 use crate::error::StoreResult;
 use crate::outbox::Effects;
 use crate::users::{UpsertedUser, User, UserUpsert};
-use alter_core::{AppId, ExternalGroupId, ExternalUserId, GroupId, IdpId, UserId, UserStatus};
-use async_trait::async_trait;
+
+/// The external IDs as a JSON array of strings.
+fn external_ids(ids: &[ExternalUserId]) -> StoreResult<String> {
+    let ids: Vec<&str> = ids.iter().map(ExternalUserId::as_str).collect();
+    json_list(&ids)
+}
 
 #[async_trait]
 impl DirectorySyncStore for SqliteStore {
@@ -19,10 +28,20 @@ impl DirectorySyncStore for SqliteStore {
         idp: IdpId,
         ids: &[ExternalUserId],
     ) -> StoreResult<Vec<User>> {
-        Err(StoreError::conflict(
-            "DirectorySyncStore::users_by_external_ids is not implemented on SQLite yet",
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            crate::user_columns!(),
+            " FROM users WHERE app_id = $1 AND idp_id = $2 \
+             AND external_id IN (SELECT value FROM json_each($3))"
         ))
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(external_ids(ids)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
     }
+
     async fn upsert_users_batch_with(
         &self,
         app: AppId,
@@ -30,10 +49,13 @@ impl DirectorySyncStore for SqliteStore {
         users: &[UserUpsert],
         effects: Effects<'_, [UpsertedUser]>,
     ) -> StoreResult<Vec<UpsertedUser>> {
-        Err(StoreError::conflict(
-            "DirectorySyncStore::upsert_users_batch_with is not implemented on SQLite yet",
-        ))
+        let mut tx = self.write_tx().await?;
+        let upserted = self.upsert_users_on(&mut tx, app, idp, users).await?;
+        let messages = effects(&upserted);
+        self.commit_with(tx, messages).await?;
+        Ok(upserted)
     }
+
     async fn add_group_members_with(
         &self,
         app: AppId,
@@ -42,10 +64,31 @@ impl DirectorySyncStore for SqliteStore {
         users: &[ExternalUserId],
         effects: Effects<'_, [UserId]>,
     ) -> StoreResult<Vec<UserId>> {
-        Err(StoreError::conflict(
-            "DirectorySyncStore::add_group_members_with is not implemented on SQLite yet",
-        ))
+        let mut tx = self.write_tx().await?;
+        let added: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO memberships (app_id, user_id, group_id, source, created_at) \
+             SELECT $1, u.id, $3, 'directory_sync', $5 FROM users u \
+             WHERE u.app_id = $1 AND u.idp_id = $2 \
+             AND u.external_id IN (SELECT value FROM json_each($4)) \
+             ON CONFLICT DO NOTHING RETURNING user_id",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(group.as_uuid())
+        .bind(external_ids(users)?)
+        .bind(now())
+        .fetch_all(&mut *tx)
+        .await?;
+        let added: Vec<UserId> = added.into_iter().map(UserId::from_uuid).collect();
+        let messages = if added.is_empty() {
+            Vec::new()
+        } else {
+            effects(&added)
+        };
+        self.commit_with(tx, messages).await?;
+        Ok(added)
     }
+
     async fn count_missing_members(
         &self,
         app: AppId,
@@ -53,10 +96,21 @@ impl DirectorySyncStore for SqliteStore {
         group: GroupId,
         users: &[ExternalUserId],
     ) -> StoreResult<i64> {
-        Err(StoreError::conflict(
-            "DirectorySyncStore::count_missing_members is not implemented on SQLite yet",
-        ))
+        let missing: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users u WHERE u.app_id = $1 AND u.idp_id = $2 \
+             AND u.external_id IN (SELECT value FROM json_each($4)) \
+             AND NOT EXISTS (SELECT 1 FROM memberships m \
+                 WHERE m.app_id = $1 AND m.user_id = u.id AND m.group_id = $3)",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(group.as_uuid())
+        .bind(external_ids(users)?)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(missing)
     }
+
     async fn page_idp_users(
         &self,
         app: AppId,
@@ -64,10 +118,20 @@ impl DirectorySyncStore for SqliteStore {
         after: Option<&ExternalUserId>,
         limit: u32,
     ) -> StoreResult<Vec<(ExternalUserId, UserStatus)>> {
-        Err(StoreError::conflict(
-            "DirectorySyncStore::page_idp_users is not implemented on SQLite yet",
-        ))
+        let rows = sqlx::query(
+            "SELECT external_id, status FROM users WHERE app_id = $1 AND idp_id = $2 \
+             AND status <> 'deprovisioned' AND ($3 IS NULL OR external_id > $3) \
+             ORDER BY external_id LIMIT $4",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(after.map(ExternalUserId::as_str))
+        .bind(page_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(idp_user_from_row).collect()
     }
+
     async fn page_idp_memberships(
         &self,
         app: AppId,
@@ -75,8 +139,152 @@ impl DirectorySyncStore for SqliteStore {
         after: Option<(UserId, GroupId)>,
         limit: u32,
     ) -> StoreResult<Vec<IdpMembership>> {
-        Err(StoreError::conflict(
-            "DirectorySyncStore::page_idp_memberships is not implemented on SQLite yet",
-        ))
+        // UUIDs are BLOBs compared byte by byte, PostgreSQL's uuid order.
+        let rows = sqlx::query(
+            "SELECT m.user_id, m.group_id, u.external_id AS user_external_id, \
+                 g.external_id AS group_external_id FROM memberships m \
+             JOIN users u ON u.app_id = m.app_id AND u.id = m.user_id \
+             JOIN groups g ON g.app_id = m.app_id AND g.id = m.group_id \
+             WHERE m.app_id = $1 AND u.idp_id = $2 AND g.deleted_at IS NULL \
+             AND u.status <> 'deprovisioned' \
+             AND ($3 IS NULL OR (m.user_id, m.group_id) > ($3, $4)) \
+             ORDER BY m.user_id, m.group_id LIMIT $5",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(after.map(|(u, _)| u.as_uuid()))
+        .bind(after.map(|(_, g)| g.as_uuid()))
+        .bind(page_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(membership_from_row).collect()
+    }
+}
+
+// TEMPORARY until sqlite/users.rs lands: `user_from_row` and `SqliteStore::upsert_users_on`
+// with the signatures that file gives them (PostgreSQL's). Delete this whole block at the
+// merge and import `super::users::user_from_row` above.
+use temporary_users::user_from_row;
+
+mod temporary_users {
+    use alter_core::{AppId, ExternalUserId, IdpId, UserId};
+    use sqlx::sqlite::SqliteRow;
+    use sqlx::{Row, SqliteConnection};
+
+    use super::super::{SqliteStore, now};
+    use crate::common::{corrupt, dedupe_last_wins, is_foreign_key_violation, parse_status};
+    use crate::error::{StoreError, StoreResult};
+    use crate::users::{UpsertedUser, User, UserUpsert};
+
+    // TEMPORARY until sqlite/users.rs lands
+    pub(crate) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+        let external_id: String = row.try_get("external_id")?;
+        let status: String = row.try_get("status")?;
+        Ok(User {
+            id: UserId::from_uuid(row.try_get("id")?),
+            app_id: AppId::from_uuid(row.try_get("app_id")?),
+            idp_id: IdpId::from_uuid(row.try_get("idp_id")?),
+            external_id: ExternalUserId::parse("users.external_id", &external_id)
+                .map_err(corrupt("user external ID"))?,
+            email: row.try_get("email")?,
+            display_name: row.try_get("display_name")?,
+            status: parse_status(&status)?,
+            state_version: row.try_get("state_version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    /// PostgreSQL's upsert, one row at a time: insert, or update only what changed.
+    const UPSERT: &str = concat!(
+        "INSERT INTO users AS u (id, app_id, idp_id, external_id, email, display_name, status, \
+             state_version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+         ON CONFLICT (app_id, external_id) DO UPDATE SET \
+             idp_id = excluded.idp_id, \
+             email = COALESCE(excluded.email, u.email), \
+             display_name = COALESCE(excluded.display_name, u.display_name), \
+             status = CASE WHEN excluded.state_version > u.state_version THEN excluded.status ELSE u.status END, \
+             state_version = max(excluded.state_version, u.state_version), \
+             updated_at = excluded.updated_at \
+         WHERE u.idp_id <> excluded.idp_id \
+            OR (excluded.email IS NOT NULL AND excluded.email IS NOT u.email) \
+            OR (excluded.display_name IS NOT NULL AND excluded.display_name IS NOT u.display_name) \
+            OR (excluded.state_version > u.state_version AND excluded.status <> u.status) \
+         RETURNING ",
+        crate::user_columns!()
+    );
+
+    impl SqliteStore {
+        // TEMPORARY until sqlite/users.rs lands
+        /// The batched upsert on `conn`, a write transaction.
+        pub(crate) async fn upsert_users_on(
+            &self,
+            conn: &mut SqliteConnection,
+            app: AppId,
+            idp: IdpId,
+            users: &[UserUpsert],
+        ) -> StoreResult<Vec<UpsertedUser>> {
+            let updated_at = now();
+            let mut out = Vec::with_capacity(users.len());
+            for user in dedupe_last_wins(users, |u| u.external_id.as_str()) {
+                let stored = sqlx::query(concat!(
+                    "SELECT ",
+                    crate::user_columns!(),
+                    " FROM users WHERE app_id = $1 AND external_id = $2"
+                ))
+                .bind(app.as_uuid())
+                .bind(user.external_id.as_str())
+                .fetch_optional(&mut *conn)
+                .await?
+                .as_ref()
+                .map(user_from_row)
+                .transpose()?;
+                let written = sqlx::query(UPSERT)
+                    .bind(UserId::new().as_uuid())
+                    .bind(app.as_uuid())
+                    .bind(idp.as_uuid())
+                    .bind(user.external_id.as_str())
+                    .bind(user.email.as_deref())
+                    .bind(user.display_name.as_deref())
+                    .bind(user.status.as_str())
+                    .bind(user.state_version)
+                    .bind(updated_at)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| {
+                        if is_foreign_key_violation(&e) {
+                            StoreError::not_found(format!("identity provider {idp} of app {app}"))
+                        } else {
+                            e.into()
+                        }
+                    })?
+                    .as_ref()
+                    .map(user_from_row)
+                    .transpose()?;
+                let previous_status = stored.as_ref().map(|s| s.status);
+                out.push(match (stored, written) {
+                    (_, Some(user)) => UpsertedUser {
+                        created: previous_status.is_none(),
+                        changed: true,
+                        previous_status,
+                        user,
+                    },
+                    (Some(user), None) => UpsertedUser {
+                        user,
+                        created: false,
+                        changed: false,
+                        previous_status,
+                    },
+                    (None, None) => {
+                        return Err(StoreError::conflict(format!(
+                            "user {} was neither found nor created; retry",
+                            user.external_id
+                        )));
+                    }
+                });
+            }
+            Ok(out)
+        }
     }
 }

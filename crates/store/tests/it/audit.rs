@@ -6,7 +6,7 @@ use alter_core::{AppId, EventId, EventSource, IdpKind, UserId};
 use alter_store::{AuditQuery, ChainVerification, GENESIS_HASH, NewAuditEvent};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::support::{TestStore, contract_tests};
+use crate::support::{TestBackend, TestStore, contract_tests};
 
 fn event(kind: &str, user: Option<UserId>, at: DateTime<Utc>) -> NewAuditEvent {
     NewAuditEvent {
@@ -24,7 +24,7 @@ fn base_time() -> DateTime<Utc> {
 }
 
 async fn r_aud_02_an_event_delivered_twice_is_recorded_once(t: TestStore) {
-    let app = t.store.create_app("audit").await.unwrap().id;
+    let app = t.seed_app("audit").await;
     let e1 = event("user_provisioned", None, base_time());
     let e2 = event("user_suspended", None, base_time());
 
@@ -83,8 +83,8 @@ async fn r_aud_02_an_event_delivered_twice_is_recorded_once(t: TestStore) {
 async fn r_aud_04_the_chain_links_every_row_to_its_predecessor_per_app_and_verifies_intact(
     t: TestStore,
 ) {
-    let a = t.store.create_app("a").await.unwrap().id;
-    let b = t.store.create_app("b").await.unwrap().id;
+    let a = t.seed_app("a").await;
+    let b = t.seed_app("b").await;
     assert_eq!(
         t.store.verify_audit_chain(a).await.unwrap(),
         ChainVerification::Intact { rows: 0 }
@@ -138,33 +138,26 @@ async fn r_aud_04_the_chain_links_every_row_to_its_predecessor_per_app_and_verif
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_aud_03_the_trail_is_append_only_update_delete_and_truncate_fail() {
-    let t = TestStore::new().await;
-    let app = t.store.create_app("append-only").await.unwrap().id;
+async fn r_aud_03_the_trail_is_append_only_update_and_delete_fail(t: TestStore) {
+    let app = t.seed_app("append-only").await;
     t.store
         .append_audit_events(app, &[event("user_deprovisioned", None, base_time())])
         .await
         .unwrap();
-    let pool = t.pg().pool();
 
-    let update = sqlx::query("UPDATE audit_events SET kind = 'nothing' WHERE app_id = $1")
-        .bind(app.as_uuid())
-        .execute(pool)
+    let update = t
+        .execute(
+            "UPDATE audit_events SET kind = 'nothing' WHERE app_id = $1",
+            app.as_uuid(),
+        )
         .await
         .unwrap_err();
     assert!(update.to_string().contains("append-only"), "{update}");
-    let delete = sqlx::query("DELETE FROM audit_events WHERE app_id = $1")
-        .bind(app.as_uuid())
-        .execute(pool)
+    let delete = t
+        .execute("DELETE FROM audit_events WHERE app_id = $1", app.as_uuid())
         .await
         .unwrap_err();
     assert!(delete.to_string().contains("append-only"), "{delete}");
-    let truncate = sqlx::query("TRUNCATE audit_events")
-        .execute(pool)
-        .await
-        .unwrap_err();
-    assert!(truncate.to_string().contains("append-only"), "{truncate}");
 
     let rows = t
         .store
@@ -176,29 +169,93 @@ async fn r_aud_03_the_trail_is_append_only_update_delete_and_truncate_fail() {
     t.finish().await;
 }
 
-/// Edits a row behind the trigger's back, as someone with table-owner rights could.
-pub async fn tamper(t: &TestStore, sql: &'static str, app: AppId) {
-    let mut tx = t.pg().pool().begin().await.unwrap();
-    sqlx::query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete")
-        .execute(&mut *tx)
+/// SQLite has no TRUNCATE (a `DELETE` without `WHERE` is refused above).
+#[tokio::test]
+async fn r_aud_03_the_trail_cannot_be_truncated() {
+    let t = TestStore::new().await;
+    let app = t.seed_app("append-only").await;
+    t.store
+        .append_audit_events(app, &[event("user_deprovisioned", None, base_time())])
         .await
         .unwrap();
-    sqlx::query(sql)
-        .bind(app.as_uuid())
-        .execute(&mut *tx)
+    let truncate = sqlx::query("TRUNCATE audit_events")
+        .execute(t.pg().pool())
         .await
-        .unwrap();
-    sqlx::query("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+        .unwrap_err();
+    assert!(truncate.to_string().contains("append-only"), "{truncate}");
+    assert_eq!(
+        t.store
+            .list_audit_events(app, &AuditQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    t.finish().await;
 }
 
-#[tokio::test]
-async fn r_aud_04_verification_finds_the_first_changed_or_removed_row() {
-    let t = TestStore::new().await;
-    let app = t.store.create_app("tamper").await.unwrap().id;
+/// Edits a row behind the append-only trigger's back, as someone with the database owner's
+/// rights could: PostgreSQL disables the trigger, SQLite (which cannot) drops the triggers
+/// and recreates them as they were, and ignores CHECK constraints meanwhile — all in one
+/// transaction.
+pub async fn tamper(t: &TestStore, sql: &'static str, app: AppId) {
+    match &t.backend {
+        TestBackend::Postgres(db) => {
+            let mut tx = db.pool().begin().await.unwrap();
+            sqlx::query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query(sql)
+                .bind(app.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        TestBackend::Sqlite(db) => {
+            let store = db.store();
+            let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+            let triggers: Vec<(String, String)> = sqlx::query_as(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+            assert_eq!(triggers.len(), 2, "the UPDATE and DELETE triggers");
+            for (name, _) in &triggers {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {name}")))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            sqlx::query("PRAGMA ignore_check_constraints = ON")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let edited = sqlx::query(sql).bind(app.as_uuid()).execute(&mut *tx).await;
+            sqlx::query("PRAGMA ignore_check_constraints = OFF")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            edited.unwrap();
+            for (_, create) in triggers {
+                sqlx::query(sqlx::AssertSqlSafe(create))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+    }
+}
+
+async fn r_aud_04_verification_finds_the_first_changed_or_removed_row(t: TestStore) {
+    let app = t.seed_app("tamper").await;
     let events: Vec<NewAuditEvent> = (0..5)
         .map(|i| event("user_updated", None, base_time() + Duration::seconds(i)))
         .collect();
@@ -222,7 +279,7 @@ async fn r_aud_04_verification_finds_the_first_changed_or_removed_row() {
         other => panic!("tampering not detected: {other:?}"),
     }
 
-    let other = t.store.create_app("tamper-delete").await.unwrap().id;
+    let other = t.seed_app("tamper-delete").await;
     t.store
         .append_audit_events(
             other,
@@ -245,13 +302,17 @@ async fn r_aud_04_verification_finds_the_first_changed_or_removed_row() {
         }
         other => panic!("deletion not detected: {other:?}"),
     }
+    // The triggers are back: the owner's edit did not leave the trail open.
+    assert!(
+        t.execute("DELETE FROM audit_events WHERE app_id = $1", app.as_uuid())
+            .await
+            .is_err()
+    );
     t.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn r_aud_04_concurrent_appends_never_fork_the_chain() {
-    let t = TestStore::new().await;
-    let app = t.store.create_app("concurrent").await.unwrap().id;
+async fn r_aud_04_concurrent_appends_never_fork_the_chain(t: TestStore) {
+    let app = t.seed_app("concurrent").await;
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let store = t.store.clone();
@@ -289,10 +350,89 @@ async fn r_aud_04_concurrent_appends_never_fork_the_chain() {
     t.finish().await;
 }
 
+/// The concurrent case on both adapters, with appenders on several threads.
+mod multi_thread {
+    mod postgres {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn r_aud_04_concurrent_appends_never_fork_the_chain() {
+            let t = crate::support::TestStore::postgres().await;
+            super::super::r_aud_04_concurrent_appends_never_fork_the_chain(t).await;
+        }
+    }
+    mod sqlite {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn r_aud_04_concurrent_appends_never_fork_the_chain() {
+            let t = crate::support::TestStore::sqlite().await;
+            super::super::r_aud_04_concurrent_appends_never_fork_the_chain(t).await;
+        }
+    }
+}
+
+async fn r_aud_04_the_kinds_an_event_caused_are_found_by_its_id(t: TestStore) {
+    let app = t.seed_app("kinds").await;
+    let provisioned = event("user_provisioned", None, base_time());
+    let deprovisioned = event("user_deprovisioned", None, base_time());
+    let revoked = |cause: EventId| NewAuditEvent {
+        detail: serde_json::json!({ "kind": { "grant_revoked": { "caused_by": cause.to_string(), "grant_id": "g" } } }),
+        ..event("grant_revoked", None, base_time())
+    };
+    let unrelated = event("user_updated", None, base_time());
+    t.store
+        .append_audit_events(
+            app,
+            &[
+                provisioned.clone(),
+                deprovisioned.clone(),
+                revoked(deprovisioned.event_id),
+                unrelated.clone(),
+                revoked(deprovisioned.event_id),
+                revoked(unrelated.event_id),
+            ],
+        )
+        .await
+        .unwrap();
+    let other = t.seed_app("other").await;
+    t.store
+        .append_audit_events(other, &[revoked(deprovisioned.event_id)])
+        .await
+        .unwrap();
+
+    let kinds = t
+        .store
+        .audit_kinds_for_events(app, &[deprovisioned.event_id, provisioned.event_id])
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds,
+        vec![
+            (provisioned.event_id, "user_provisioned".to_owned()),
+            (deprovisioned.event_id, "user_deprovisioned".to_owned()),
+            (deprovisioned.event_id, "grant_revoked".to_owned()),
+            (deprovisioned.event_id, "grant_revoked".to_owned()),
+        ],
+        "in seq order, this app's rows only"
+    );
+    assert!(
+        t.store
+            .audit_kinds_for_events(app, &[EventId::new()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        t.store
+            .audit_kinds_for_events(app, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    t.finish().await;
+}
+
 async fn r_aud_03_the_trail_is_filtered_by_user_kind_and_time_and_pages_by_seq(t: TestStore) {
-    let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
-    let ann = t.user(app, idp, "00u-ann").await;
-    let bob = t.user(app, idp, "00u-bob").await;
+    let (app, idp) = t.seed_app_with_idp(IdpKind::Okta).await;
+    let ann = t.seed_user(app, idp, "00u-ann").await;
+    let bob = t.seed_user(app, idp, "00u-bob").await;
     let t0 = base_time();
     t.store
         .append_audit_events(
@@ -366,5 +506,8 @@ async fn r_aud_03_the_trail_is_filtered_by_user_kind_and_time_and_pages_by_seq(t
 contract_tests!(
     r_aud_02_an_event_delivered_twice_is_recorded_once,
     r_aud_04_the_chain_links_every_row_to_its_predecessor_per_app_and_verifies_intact,
+    r_aud_03_the_trail_is_append_only_update_and_delete_fail,
+    r_aud_04_verification_finds_the_first_changed_or_removed_row,
     r_aud_03_the_trail_is_filtered_by_user_kind_and_time_and_pages_by_seq,
+    r_aud_04_the_kinds_an_event_caused_are_found_by_its_id,
 );

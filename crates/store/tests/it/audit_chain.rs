@@ -146,7 +146,7 @@ async fn all_rows(store: &dyn AuditStore, app: AppId) -> Vec<AuditEvent> {
 async fn r_aud_04_a_chain_written_through_postgres_verifies_and_is_recomputed_in_rust(
     t: TestStore,
 ) {
-    let app = t.store.create_app("chain").await.unwrap().id;
+    let app = t.seed_app("chain").await;
     let user = Some(UserId::new());
     let details = tricky_details();
     let (first, second) = details.split_at(3);
@@ -201,49 +201,64 @@ async fn r_aud_04_a_chain_written_through_postgres_verifies_and_is_recomputed_in
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_aud_04_a_row_changed_by_the_database_owner_is_named_as_the_first_broken_row() {
-    let t = TestStore::new().await;
-    let edits: [(&str, &'static str); 9] = [
-        (
-            "kind",
-            "UPDATE audit_events SET kind = 'user_reactivated' WHERE app_id = $1 AND seq = 3",
-        ),
-        (
-            "source",
-            "UPDATE audit_events SET source = 'admin' WHERE app_id = $1 AND seq = 3",
-        ),
-        (
-            "user",
-            "UPDATE audit_events SET user_id = NULL WHERE app_id = $1 AND seq = 3",
-        ),
-        (
-            "occurred_at",
-            "UPDATE audit_events SET occurred_at = occurred_at - interval '1 microsecond' WHERE app_id = $1 AND seq = 3",
-        ),
-        (
-            "recorded_at",
-            "UPDATE audit_events SET recorded_at = recorded_at + interval '1 day' WHERE app_id = $1 AND seq = 3",
-        ),
-        (
-            "detail",
-            "UPDATE audit_events SET detail = detail || '{\"forged\": true}' WHERE app_id = $1 AND seq = 3",
-        ),
-        (
-            "event",
-            "UPDATE audit_events SET event_id = gen_random_uuid() WHERE app_id = $1 AND seq = 3",
-        ),
-        (
-            "hash",
-            "UPDATE audit_events SET hash = sha256(hash) WHERE app_id = $1 AND seq = 3",
-        ),
-        (
-            "version",
-            "UPDATE audit_events SET hash_version = 1 WHERE app_id = $1 AND seq = 3",
-        ),
-    ];
-    for (field, sql) in edits {
-        let app = t.store.create_app(field).await.unwrap().id;
+/// The owner's edits of row 3, one per stored field: (field, PostgreSQL, SQLite).
+const EDITS: [(&str, &str, &str); 9] = [
+    (
+        "kind",
+        "UPDATE audit_events SET kind = 'user_reactivated' WHERE app_id = $1 AND seq = 3",
+        "UPDATE audit_events SET kind = 'user_reactivated' WHERE app_id = $1 AND seq = 3",
+    ),
+    (
+        "source",
+        "UPDATE audit_events SET source = 'admin' WHERE app_id = $1 AND seq = 3",
+        "UPDATE audit_events SET source = 'admin' WHERE app_id = $1 AND seq = 3",
+    ),
+    (
+        "user",
+        "UPDATE audit_events SET user_id = NULL WHERE app_id = $1 AND seq = 3",
+        "UPDATE audit_events SET user_id = NULL WHERE app_id = $1 AND seq = 3",
+    ),
+    (
+        "occurred_at",
+        "UPDATE audit_events SET occurred_at = occurred_at - interval '1 microsecond' WHERE app_id = $1 AND seq = 3",
+        // at(2) is …:02.987654 once stored.
+        "UPDATE audit_events SET occurred_at = replace(occurred_at, '.987654', '.987653') WHERE app_id = $1 AND seq = 3",
+    ),
+    (
+        "recorded_at",
+        "UPDATE audit_events SET recorded_at = recorded_at + interval '1 day' WHERE app_id = $1 AND seq = 3",
+        "UPDATE audit_events SET recorded_at = strftime('%Y-%m-%dT%H:%M:%S', recorded_at, '+1 day') \
+         || substr(recorded_at, 20) WHERE app_id = $1 AND seq = 3",
+    ),
+    (
+        "detail",
+        "UPDATE audit_events SET detail = detail || '{\"forged\": true}' WHERE app_id = $1 AND seq = 3",
+        "UPDATE audit_events SET detail = json_set(detail, '$.forged', json('true')) WHERE app_id = $1 AND seq = 3",
+    ),
+    (
+        "event",
+        "UPDATE audit_events SET event_id = gen_random_uuid() WHERE app_id = $1 AND seq = 3",
+        "UPDATE audit_events SET event_id = randomblob(16) WHERE app_id = $1 AND seq = 3",
+    ),
+    (
+        "hash",
+        "UPDATE audit_events SET hash = sha256(hash) WHERE app_id = $1 AND seq = 3",
+        "UPDATE audit_events SET hash = randomblob(32) WHERE app_id = $1 AND seq = 3",
+    ),
+    (
+        "version",
+        "UPDATE audit_events SET hash_version = 1 WHERE app_id = $1 AND seq = 3",
+        // Past the schema's CHECK (hash_version = 2), which the owner can switch off.
+        "UPDATE audit_events SET hash_version = 1 WHERE app_id = $1 AND seq = 3",
+    ),
+];
+
+async fn r_aud_04_a_row_changed_by_the_database_owner_is_named_as_the_first_broken_row(
+    t: TestStore,
+) {
+    for (field, postgres, sqlite) in EDITS {
+        let sql = if t.is_sqlite() { sqlite } else { postgres };
+        let app = t.seed_app(field).await;
         let events: Vec<NewAuditEvent> = tricky_details()
             .into_iter()
             .take(5)
@@ -267,17 +282,17 @@ async fn r_aud_04_a_row_changed_by_the_database_owner_is_named_as_the_first_brok
     }
 
     // Re-linking the row after it to a forged hash breaks the link, not the content.
-    let app = t.store.create_app("link").await.unwrap().id;
+    let app = t.seed_app("link").await;
     let events: Vec<NewAuditEvent> = (0..3)
         .map(|i| new_event(json!({ "i": i }), None, at(i)))
         .collect();
     t.store.append_audit_events(app, &events).await.unwrap();
-    tamper(
-        &t,
-        "UPDATE audit_events SET prev_hash = sha256(prev_hash) WHERE app_id = $1 AND seq = 2",
-        app,
-    )
-    .await;
+    let forged_link = if t.is_sqlite() {
+        "UPDATE audit_events SET prev_hash = randomblob(32) WHERE app_id = $1 AND seq = 2"
+    } else {
+        "UPDATE audit_events SET prev_hash = sha256(prev_hash) WHERE app_id = $1 AND seq = 2"
+    };
+    tamper(&t, forged_link, app).await;
     match t.store.verify_audit_chain(app).await.unwrap() {
         ChainVerification::Broken { seq, reason } => {
             assert_eq!(seq, 2);
@@ -470,4 +485,7 @@ async fn r_aud_04_a_writer_of_the_previous_release_keeps_the_chain_verifiable_du
     db.cleanup().await.unwrap();
 }
 
-contract_tests!(r_aud_04_a_chain_written_through_postgres_verifies_and_is_recomputed_in_rust,);
+contract_tests!(
+    r_aud_04_a_chain_written_through_postgres_verifies_and_is_recomputed_in_rust,
+    r_aud_04_a_row_changed_by_the_database_owner_is_named_as_the_first_broken_row,
+);

@@ -6,7 +6,7 @@
 use alter_core::{ExternalGroupId, ExternalUserId, IdpKind, RunId};
 use alter_store::{
     OutboxMessage, OutboxTopic, Removal, RunCounts, RunOutcome, RunState, RunTrigger, SealedSecret,
-    SecretPurpose, StoreError,
+    StoreError,
 };
 use chrono::Duration;
 use uuid::Uuid;
@@ -30,7 +30,7 @@ async fn outbox_rows(t: &TestStore, id: Uuid) -> i64 {
 async fn r_dir_03_r_dir_05_a_run_is_requested_once_claimed_once_and_records_its_outcome(
     t: TestStore,
 ) {
-    let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
+    let (app, idp) = t.seed_app_with_idp(IdpKind::Okta).await;
     let (run, created) = t
         .store
         .request_run(app, idp, RunTrigger::Admin, false)
@@ -158,11 +158,21 @@ async fn r_dir_03_r_dir_05_a_run_is_requested_once_claimed_once_and_records_its_
         vec![failed.id, run.id],
         "newest first"
     );
+    let (other, _) = t.seed_app_with_idp(IdpKind::Okta).await;
+    let elsewhere = t
+        .store
+        .request_run(other, idp, RunTrigger::Admin, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(elsewhere, StoreError::NotFound { .. }),
+        "not another app's IDP: {elsewhere:?}"
+    );
     t.finish().await;
 }
 
 async fn r_dir_08_a_held_run_keeps_who_would_go_and_only_approval_applies_it(t: TestStore) {
-    let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
+    let (app, idp) = t.seed_app_with_idp(IdpKind::Okta).await;
     let removals: Vec<Removal> = (0..3)
         .map(|i| Removal {
             user: ExternalUserId::parse("u", &format!("00u{i}")).unwrap(),
@@ -251,11 +261,10 @@ async fn r_dir_08_a_held_run_keeps_who_would_go_and_only_approval_applies_it(t: 
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_dir_03_a_run_without_heartbeat_is_failed_as_abandoned_and_the_schedule_sees_credentials()
-{
-    let t = TestStore::new().await;
-    let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
+async fn r_dir_03_a_run_without_heartbeat_is_failed_as_abandoned_and_the_schedule_sees_credentials(
+    t: TestStore,
+) {
+    let (app, idp) = t.seed_app_with_idp(IdpKind::Okta).await;
     assert!(
         t.store.sync_candidates(10).await.unwrap().is_empty(),
         "no credential yet"
@@ -265,10 +274,7 @@ async fn r_dir_03_a_run_without_heartbeat_is_failed_as_abandoned_and_the_schedul
         nonce: vec![2; 12],
         key_id: "k".into(),
     };
-    t.store
-        .put_secret(app, idp, SecretPurpose::DirectoryCredential, &sealed)
-        .await
-        .unwrap();
+    t.seed_directory_credential(app, idp, &sealed).await;
     let candidates = t.store.sync_candidates(10).await.unwrap();
     assert_eq!(candidates.len(), 1);
     assert_eq!(
@@ -306,7 +312,41 @@ async fn r_dir_03_a_run_without_heartbeat_is_failed_as_abandoned_and_the_schedul
     t.finish().await;
 }
 
+async fn r_dir_03_workers_claiming_at_once_never_take_the_same_run(t: TestStore) {
+    let mut requested = Vec::new();
+    for _ in 0..2 {
+        let (app, idp) = t.seed_app_with_idp(IdpKind::Okta).await;
+        let (run, _) = t
+            .store
+            .request_run(app, idp, RunTrigger::Schedule, false)
+            .await
+            .unwrap();
+        requested.push(run.id);
+    }
+    let stale = Duration::minutes(5);
+    let (a, b, c) = tokio::join!(
+        t.store.claim_run(stale),
+        t.store.claim_run(stale),
+        t.store.claim_run(stale)
+    );
+    let mut claimed: Vec<RunId> = [a, b, c]
+        .into_iter()
+        .filter_map(|claim| claim.unwrap().map(|run| run.id))
+        .collect();
+    // A worker that lost a race may find nothing this round (PostgreSQL's SKIP LOCKED can
+    // skip a row another claim just took); the next round takes what is left.
+    while let Some(run) = t.store.claim_run(stale).await.unwrap() {
+        claimed.push(run.id);
+    }
+    claimed.sort();
+    requested.sort();
+    assert_eq!(claimed, requested, "each run claimed exactly once");
+    t.finish().await;
+}
+
 contract_tests!(
     r_dir_03_r_dir_05_a_run_is_requested_once_claimed_once_and_records_its_outcome,
+    r_dir_03_workers_claiming_at_once_never_take_the_same_run,
     r_dir_08_a_held_run_keeps_who_would_go_and_only_approval_applies_it,
+    r_dir_03_a_run_without_heartbeat_is_failed_as_abandoned_and_the_schedule_sees_credentials,
 );

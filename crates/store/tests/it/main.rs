@@ -6,6 +6,7 @@
 mod apps_idps;
 mod audit;
 mod audit_chain;
+mod directory;
 mod directory_runs;
 mod grants;
 mod groups;
@@ -16,3 +17,4 @@ mod processed_events;
 mod support;
 mod test_database;
 mod users;
+mod webhooks;

@@ -6,7 +6,9 @@ use alter_core::{
     AppId, ClaimMappings, ExternalGroupId, ExternalUserId, GroupId, IdpId, IdpKind, UserId,
 };
 use alter_store::testing::{SqliteTestDatabase, TestDatabase};
-use alter_store::{GroupUpsert, NewIdp, Store, UserUpsert};
+use alter_store::{
+    GroupUpsert, NewIdp, OutboxMessage, OutboxTopic, SealedSecret, SecretPurpose, Store, UserUpsert,
+};
 
 /// The database a test runs on: the same contract is checked against both adapters.
 pub enum TestBackend {
@@ -82,6 +84,35 @@ impl TestStore {
         }
     }
 
+    /// Runs `sql` with one UUID parameter on whichever database the test runs, as the
+    /// database owner would (the SQL must be valid there); the rows it changed.
+    pub async fn execute(&self, sql: &'static str, id: uuid::Uuid) -> Result<u64, sqlx::Error> {
+        match &self.backend {
+            TestBackend::Postgres(db) => {
+                let done = sqlx::query(sql).bind(id).execute(db.pool()).await?;
+                Ok(done.rows_affected())
+            }
+            TestBackend::Sqlite(db) => {
+                let done = sqlx::query(sql).bind(id).execute(db.store().pool()).await?;
+                Ok(done.rows_affected())
+            }
+        }
+    }
+
+    /// How many outbox rows carry `message`'s ID: 1 when it was written with its change.
+    pub async fn outbox_rows(&self, message: &OutboxMessage) -> i64 {
+        self.count(
+            "SELECT count(*) FROM outbox WHERE id = $1",
+            Some(message.id),
+        )
+        .await
+    }
+
+    /// Whether the test runs on SQLite (for the few statements written twice).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.backend, TestBackend::Sqlite(_))
+    }
+
     /// An app with an IDP of `kind`.
     pub async fn app_with_idp(&self, kind: IdpKind) -> (AppId, IdpId) {
         let app = self.store.create_app("test app").await.expect("create app");
@@ -140,6 +171,16 @@ pub fn new_idp(kind: IdpKind) -> NewIdp {
     }
 }
 
+/// A side effect to hand to a change: a message with a fresh ID.
+pub fn effect(app: AppId, topic: OutboxTopic) -> OutboxMessage {
+    OutboxMessage {
+        id: uuid::Uuid::now_v7(),
+        app_id: app,
+        topic,
+        payload: topic.as_str().as_bytes().to_vec(),
+    }
+}
+
 pub fn ext_user(id: &str) -> ExternalUserId {
     ExternalUserId::parse("sub", id).expect("external user id")
 }
@@ -171,3 +212,142 @@ macro_rules! contract_tests {
     };
 }
 pub(crate) use contract_tests;
+
+// ----------------------------------------------------------------------------------------
+// TEMPORARY (branch sqlite-rest), until the SQLite apps, IDPs, users, groups and secrets
+// land: the rows those aggregates create, through the store on PostgreSQL and by raw SQL on
+// SQLite, so that the suites of the aggregates ported first (audit, webhooks, directory runs,
+// directory sync) run on both adapters now. At the merge, drop the SQLite arms (each helper
+// then calls the store on both) or replace the calls with the store calls they stand for.
+// ----------------------------------------------------------------------------------------
+impl TestStore {
+    /// The SQLite store, for a raw insert; `None` on PostgreSQL.
+    fn sqlite_pool(&self) -> Option<sqlx::SqlitePool> {
+        match &self.backend {
+            TestBackend::Sqlite(db) => Some(db.store().pool().clone()),
+            TestBackend::Postgres(_) => None,
+        }
+    }
+
+    /// An app named `name` (`create_app`).
+    pub async fn seed_app(&self, name: &str) -> AppId {
+        let Some(pool) = self.sqlite_pool() else {
+            return self.store.create_app(name).await.expect("create app").id;
+        };
+        let app = AppId::new();
+        sqlx::query("INSERT INTO apps (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(app.as_uuid())
+            .bind(name)
+            .bind(stored_now())
+            .execute(&pool)
+            .await
+            .expect("insert app");
+        app
+    }
+
+    /// An app with an IDP of `kind` ([`TestStore::app_with_idp`]).
+    pub async fn seed_app_with_idp(&self, kind: IdpKind) -> (AppId, IdpId) {
+        let Some(pool) = self.sqlite_pool() else {
+            return self.app_with_idp(kind).await;
+        };
+        let app = self.seed_app("test app").await;
+        let idp = IdpId::new();
+        let new = new_idp(kind);
+        sqlx::query(
+            "INSERT INTO identity_providers (id, app_id, kind, issuer, jwks_uri, audience, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(idp.as_uuid())
+        .bind(app.as_uuid())
+        .bind(kind.as_str())
+        .bind(&new.issuer)
+        .bind(&new.jwks_uri)
+        .bind(&new.audience)
+        .bind(stored_now())
+        .execute(&pool)
+        .await
+        .expect("insert identity provider");
+        (app, idp)
+    }
+
+    /// An active user ([`TestStore::user`]).
+    pub async fn seed_user(&self, app: AppId, idp: IdpId, external: &str) -> UserId {
+        let Some(pool) = self.sqlite_pool() else {
+            return self.user(app, idp, external).await;
+        };
+        let user = UserId::new();
+        sqlx::query(
+            "INSERT INTO users (id, app_id, idp_id, external_id, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $5)",
+        )
+        .bind(user.as_uuid())
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(external)
+        .bind(stored_now())
+        .execute(&pool)
+        .await
+        .expect("insert user");
+        user
+    }
+
+    /// A group ([`TestStore::group`]), marked deleted when `deleted`.
+    pub async fn seed_group(&self, app: AppId, external: &str, deleted: bool) -> GroupId {
+        let Some(pool) = self.sqlite_pool() else {
+            let group = self.group(app, external).await;
+            if deleted {
+                self.store
+                    .mark_group_deleted(app, group)
+                    .await
+                    .expect("mark group deleted");
+            }
+            return group;
+        };
+        let group = GroupId::new();
+        let now = stored_now();
+        sqlx::query(
+            "INSERT INTO groups (id, app_id, external_id, name, deleted_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $3, $4, $5, $5)",
+        )
+        .bind(group.as_uuid())
+        .bind(app.as_uuid())
+        .bind(external)
+        .bind(deleted.then_some(now))
+        .bind(now)
+        .execute(&pool)
+        .await
+        .expect("insert group");
+        group
+    }
+
+    /// A directory credential for the IDP (`put_secret`).
+    pub async fn seed_directory_credential(&self, app: AppId, idp: IdpId, sealed: &SealedSecret) {
+        let Some(pool) = self.sqlite_pool() else {
+            self.store
+                .put_secret(app, idp, SecretPurpose::DirectoryCredential, sealed)
+                .await
+                .expect("put directory credential");
+            return;
+        };
+        sqlx::query(
+            "INSERT INTO sealed_secrets (app_id, idp_id, purpose, ciphertext, nonce, key_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(SecretPurpose::DirectoryCredential.as_str())
+        .bind(&sealed.ciphertext)
+        .bind(&sealed.nonce)
+        .bind(&sealed.key_id)
+        .bind(stored_now())
+        .execute(&pool)
+        .await
+        .expect("insert directory credential");
+    }
+}
+
+/// Now, at the precision the stores keep.
+fn stored_now() -> chrono::DateTime<chrono::Utc> {
+    alter_store::audit_chain::to_stored_precision(chrono::Utc::now())
+}
+// ------------------------------------------------------------------ end of TEMPORARY block

@@ -5,7 +5,7 @@ use alter_store::{StoreError, UserUpsert};
 
 use crate::support::{TestStore, contract_tests, ext_user};
 
-fn upsert(external: &str, email: Option<&str>, status: UserStatus, version: i64) -> UserUpsert {
+pub fn upsert(external: &str, email: Option<&str>, status: UserStatus, version: i64) -> UserUpsert {
     UserUpsert {
         external_id: ext_user(external),
         email: email.map(str::to_owned),
