@@ -1,12 +1,44 @@
 //! Helpers both adapters share: page sizes, constraint-violation tests, reading stored
-//! enums, and de-duplicating a batch before a multi-row upsert.
+//! enums and rows, and de-duplicating a batch before a multi-row upsert.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
 use alter_core::{EventSource, FieldError, UserStatus};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Postgres, Row, Sqlite, Type};
 
 use crate::error::{StoreError, StoreResult};
+
+/// A column value both adapters can decode (UUIDs, text, integers, booleans, times, bytes).
+pub(crate) trait Stored:
+    for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite>
+{
+}
+
+impl<T> Stored for T where
+    T: for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite>
+{
+}
+
+/// A row of either adapter read by column name, so that each aggregate's row decoder
+/// (`crate::users::user_from_row`, …) is written once for both.
+pub(crate) trait StoredRow {
+    fn get<T: Stored>(&self, column: &str) -> StoreResult<T>;
+}
+
+impl StoredRow for PgRow {
+    fn get<T: Stored>(&self, column: &str) -> StoreResult<T> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+impl StoredRow for SqliteRow {
+    fn get<T: Stored>(&self, column: &str) -> StoreResult<T> {
+        Ok(self.try_get(column)?)
+    }
+}
 
 /// A page size between 1 and 1000; 0 asks for the default of 100.
 pub(crate) fn page_limit(limit: u32) -> i64 {
@@ -23,6 +55,16 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
 
 pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+/// `NotFound` naming `what` when `err` is a foreign-key violation (what the row refers to is
+/// not in this app), else the database error itself.
+pub(crate) fn not_found_if_fk(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    if is_foreign_key_violation(&err) {
+        StoreError::not_found(what())
+    } else {
+        err.into()
+    }
 }
 
 pub(crate) fn corrupt(what: &str) -> impl FnOnce(FieldError) -> StoreError + '_ {
