@@ -73,6 +73,24 @@ pub(crate) async fn revoke_all_on(
     Ok(grants)
 }
 
+/// The grant by ID within the app, read on `conn`.
+async fn grant_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    grant: GrantId,
+) -> StoreResult<Option<Grant>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        grant_columns!(),
+        " FROM grants WHERE app_id = $1 AND id = $2"
+    ))
+    .bind(app.as_uuid())
+    .bind(grant.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(grant_from_row).transpose()
+}
+
 #[async_trait]
 impl GrantStore for PgStore {
     async fn create_grant_with(
@@ -122,16 +140,8 @@ impl GrantStore for PgStore {
     }
 
     async fn get_grant(&self, app: AppId, grant: GrantId) -> StoreResult<Option<Grant>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            grant_columns!(),
-            " FROM grants WHERE app_id = $1 AND id = $2"
-        ))
-        .bind(app.as_uuid())
-        .bind(grant.as_uuid())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(grant_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        grant_on(&mut conn, app, grant).await
     }
 
     async fn list_grants(
@@ -193,7 +203,9 @@ impl GrantStore for PgStore {
                 self.commit_with(tx, effects(&revoked)).await?;
                 Ok(Some(revoked))
             }
-            None if self.get_grant(app, grant).await?.is_some() => Ok(None),
+            // Already revoked (the first cause stays) or not in the app: asked on this
+            // transaction, not on a second connection (a full pool would never give one).
+            None if grant_on(&mut tx, app, grant).await?.is_some() => Ok(None),
             None => Err(StoreError::not_found(format!("grant {grant}"))),
         }
     }

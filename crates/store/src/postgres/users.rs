@@ -49,6 +49,24 @@ pub(crate) async fn lock_user_on(
     row.as_ref().map(user_from_row).transpose()
 }
 
+/// The user by external ID, read on `conn` (no lock).
+async fn user_by_external_id_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    external_id: &ExternalUserId,
+) -> StoreResult<Option<User>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE app_id = $1 AND external_id = $2"
+    ))
+    .bind(app.as_uuid())
+    .bind(external_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
 /// Stores a status and its version (the caller has checked the order); returns the user.
 pub(crate) async fn set_status_on(
     conn: &mut PgConnection,
@@ -225,8 +243,9 @@ impl PgStore {
                 if let Some(found) = by_external.remove(user.external_id.as_str()) {
                     out.push(found);
                 } else {
-                    let stored = self
-                        .get_user_by_external_id(app, &user.external_id)
+                    // Read on `conn`, which this call holds: a second connection could
+                    // wait for ever on a pool its concurrent callers have filled.
+                    let stored = user_by_external_id_on(conn, app, &user.external_id)
                         .await?
                         .ok_or_else(|| {
                             StoreError::not_found(format!("user {}", user.external_id))
@@ -319,16 +338,8 @@ impl UserStore for PgStore {
         app: AppId,
         external_id: &ExternalUserId,
     ) -> StoreResult<Option<User>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE app_id = $1 AND external_id = $2"
-        ))
-        .bind(app.as_uuid())
-        .bind(external_id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        user_by_external_id_on(&mut conn, app, external_id).await
     }
 
     async fn list_users(
