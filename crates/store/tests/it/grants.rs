@@ -295,9 +295,7 @@ async fn r_rev_05_deleting_a_group_revokes_its_group_grants_with_the_cause(t: Te
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_01_a_grant_names_exactly_one_principal() {
-    let t = TestStore::new().await;
+async fn r_rev_01_a_grant_names_exactly_one_principal(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let user = t.user(app, idp, "user_1").await;
     let group = t.group(app, "org_1").await;
@@ -333,17 +331,19 @@ async fn r_rev_01_a_grant_names_exactly_one_principal() {
     );
 
     // The database itself refuses a row naming both a user and a group.
-    let both = sqlx::query(
-        "INSERT INTO grants (id, app_id, credential_ref, principal_kind, principal_user_id, principal_group_id) \
-         VALUES ($1, $2, 'x', 'user', $3, $4)",
-    )
-    .bind(GrantId::new().as_uuid())
-    .bind(app.as_uuid())
-    .bind(user.as_uuid())
-    .bind(group.as_uuid())
-    .execute(t.pg().pool())
-    .await
-    .unwrap_err();
+    let both = t
+        .execute(
+            "INSERT INTO grants (id, app_id, credential_ref, principal_kind, principal_user_id, \
+             principal_group_id, created_at) VALUES ($1, $2, 'x', 'user', $3, $4, CURRENT_TIMESTAMP)",
+            &[
+                GrantId::new().as_uuid(),
+                app.as_uuid(),
+                user.as_uuid(),
+                group.as_uuid(),
+            ],
+        )
+        .await
+        .unwrap_err();
     assert!(
         both.to_string().contains("grants_principal_columns"),
         "{both}"
@@ -359,4 +359,5 @@ contract_tests!(
     r_rev_04_removing_a_member_ends_their_group_access_only,
     r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_and_records_the_cause,
     r_rev_05_deleting_a_group_revokes_its_group_grants_with_the_cause,
+    r_rev_01_a_grant_names_exactly_one_principal,
 );

@@ -640,10 +640,9 @@ async fn an_okta_suspend_delivered_after_a_newer_unsuspend_is_stale_and_leaves_t
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_jwt_08_an_unknown_user_deprovisioned_is_kept_as_a_tombstone_and_a_later_sign_in_is_refused()
- {
-    let t = TestStore::new().await;
+async fn r_jwt_08_an_unknown_user_deprovisioned_is_kept_as_a_tombstone_and_a_later_sign_in_is_refused(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     let recorder = Recorder::new();
     let e = deprovisioned(app, 10, "auth0|ghost");
@@ -744,10 +743,9 @@ async fn r_rev_05_an_unknown_group_deleted_is_kept_as_a_deleted_group(t: TestSto
     t.finish().await;
 }
 
-#[tokio::test]
-async fn an_event_for_an_app_without_identity_provider_that_would_create_a_user_is_refused_and_not_recorded()
- {
-    let t = TestStore::new().await;
+async fn an_event_for_an_app_without_identity_provider_that_would_create_a_user_is_refused_and_not_recorded(
+    t: TestStore,
+) {
     let app = t.store.create_app("no idp").await.unwrap().id;
     let e = deprovisioned(app, 10, "auth0|ghost");
     let result = t
@@ -909,4 +907,6 @@ contract_tests!(
     r_rev_05_an_unknown_group_deleted_is_kept_as_a_deleted_group,
     effects_are_written_only_when_the_event_changed_something,
     app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants,
+    r_jwt_08_an_unknown_user_deprovisioned_is_kept_as_a_tombstone_and_a_later_sign_in_is_refused,
+    an_event_for_an_app_without_identity_provider_that_would_create_a_user_is_refused_and_not_recorded,
 );

@@ -171,3 +171,29 @@ macro_rules! contract_tests {
     };
 }
 pub(crate) use contract_tests;
+
+// --- SQL on either backend (added with the SQLite port of users, groups, grants, lifecycle).
+
+impl TestStore {
+    /// Runs one statement with UUID parameters on whichever database the test runs, as a
+    /// test that checks what the schema itself refuses (the SQL must be valid on both).
+    pub async fn execute(&self, sql: &'static str, ids: &[uuid::Uuid]) -> Result<u64, sqlx::Error> {
+        match &self.backend {
+            TestBackend::Postgres(db) => {
+                let mut query = sqlx::query(sql);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                Ok(query.execute(db.pool()).await?.rows_affected())
+            }
+            TestBackend::Sqlite(db) => {
+                let store = db.store();
+                let mut query = sqlx::query(sql);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                Ok(query.execute(store.pool()).await?.rows_affected())
+            }
+        }
+    }
+}
