@@ -353,6 +353,29 @@ async fn r_rev_01_a_grant_names_exactly_one_principal(t: TestStore) {
     t.finish().await;
 }
 
+async fn concurrent_revocations_of_one_grant_revoke_it_once_and_none_fails(t: TestStore) {
+    let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
+    let user = t.user(app, idp, "00u1").await;
+    let created = t
+        .store
+        .create_grant(app, &grant("db:a", Principal::User(user)))
+        .await
+        .unwrap();
+    // More callers than pooled connections: a revocation that finds the grant already
+    // revoked must not wait for another connection while it holds its transaction.
+    let results = futures::future::join_all((0..12).map(|i| {
+        let by = RevokedBy::new(EventSource::Admin, format!("admin:{i}"));
+        let store = t.store.clone();
+        async move { store.revoke_grant(app, created.id, &by).await }
+    }))
+    .await;
+    let revoked: Vec<_> = results.into_iter().filter_map(Result::unwrap).collect();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    let stored = t.store.get_grant(app, created.id).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_by, revoked[0].revoked_by);
+    t.finish().await;
+}
+
 contract_tests!(
     r_jwt_09_active_grants_are_the_users_their_groups_and_the_apps_never_revoked_or_expired,
     r_cfg_09_group_grants_are_left_out_when_the_idp_is_not_eligible,
@@ -360,4 +383,5 @@ contract_tests!(
     r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_and_records_the_cause,
     r_rev_05_deleting_a_group_revokes_its_group_grants_with_the_cause,
     r_rev_01_a_grant_names_exactly_one_principal,
+    concurrent_revocations_of_one_grant_revoke_it_once_and_none_fails,
 );

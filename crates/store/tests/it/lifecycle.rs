@@ -895,6 +895,64 @@ async fn app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants(
     t.finish().await;
 }
 
+async fn r_rev_04_a_removal_and_a_token_of_the_same_second_are_ordered_by_the_fraction(
+    t: TestStore,
+) {
+    let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
+    let ann = t.user(app, idp, "user_ann").await;
+    let team = t.group(app, "org_team").await;
+    t.store
+        .add_membership(app, ann, team, EventSource::Jwt)
+        .await
+        .unwrap();
+    let removed_at = at(10) + Duration::milliseconds(500);
+    let removal = event(
+        app,
+        removed_at,
+        LifecycleKind::MembershipRemoved {
+            user: user_ref("user_ann"),
+            group: ext_group("org_team"),
+        },
+    );
+    assert_eq!(
+        done(Recorder::new().apply(&t, &removal).await)
+            .memberships_removed
+            .len(),
+        1
+    );
+    // Tokens issued at the whole second and a quarter second later predate the removal;
+    // one issued a microsecond after it does not.
+    for issued_at in [at(10), at(10) + Duration::milliseconds(250), removed_at] {
+        let diff = t
+            .store
+            .replace_user_memberships_with(
+                app,
+                ann,
+                &[team],
+                EventSource::Jwt,
+                Some(issued_at),
+                &alter_store::no_effects,
+            )
+            .await
+            .unwrap();
+        assert!(diff.is_empty(), "issued at {issued_at}: {diff:?}");
+    }
+    let later = t
+        .store
+        .replace_user_memberships_with(
+            app,
+            ann,
+            &[team],
+            EventSource::Jwt,
+            Some(removed_at + Duration::microseconds(1)),
+            &alter_store::no_effects,
+        )
+        .await
+        .unwrap();
+    assert_eq!(later.added, [team]);
+    t.finish().await;
+}
+
 contract_tests!(
     r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_with_the_event_as_cause,
     r_rev_03_suspension_keeps_the_grants_and_reactivation_restores_the_user,
@@ -909,4 +967,5 @@ contract_tests!(
     app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants,
     r_jwt_08_an_unknown_user_deprovisioned_is_kept_as_a_tombstone_and_a_later_sign_in_is_refused,
     an_event_for_an_app_without_identity_provider_that_would_create_a_user_is_refused_and_not_recorded,
+    r_rev_04_a_removal_and_a_token_of_the_same_second_are_ordered_by_the_fraction,
 );
