@@ -5,12 +5,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use alter_core::{
-    AppId, EventId, EventSource, ExternalUserId, GrantId, IdpKind, LifecycleEvent, LifecycleKind,
-    Principal, UserId, UserRef, UserStatus,
+    AppId, EventId, EventSource, ExternalUserId, GrantId, GroupId, IdpKind, LifecycleEvent,
+    LifecycleKind, Principal, UserId, UserRef, UserStatus,
 };
 use alter_store::{
-    Applied, LifecycleChange, NewGrant, OutboxMessage, OutboxTopic, StoreError, UserUpsert,
-    event_state_version, revocation_cause,
+    Applied, LifecycleChange, MembershipDiff, NewGrant, OutboxMessage, OutboxTopic, StoreError,
+    UserUpsert, event_state_version, revocation_cause,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
@@ -155,6 +155,27 @@ async fn active_refs(t: &TestStore, app: AppId, user: UserId) -> Vec<String> {
         .collect();
     refs.sort();
     refs
+}
+
+/// A sign-in whose token (issued at `issued_at`) lists exactly `group`: what it changed.
+async fn signed_in_with(
+    t: &TestStore,
+    app: AppId,
+    user: UserId,
+    group: GroupId,
+    issued_at: DateTime<Utc>,
+) -> MembershipDiff {
+    t.store
+        .replace_user_memberships_with(
+            app,
+            user,
+            &[group],
+            EventSource::Jwt,
+            Some(issued_at),
+            &alter_store::no_effects,
+        )
+        .await
+        .unwrap()
 }
 
 async fn r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_with_the_event_as_cause(
@@ -384,45 +405,12 @@ async fn r_rev_04_a_removed_membership_ends_that_users_group_access_and_the_grou
 
     // A token issued before the removal still lists the group: it does not bring the
     // membership back. One issued after it (re-added upstream) does.
-    let from_old_token = t
-        .store
-        .replace_user_memberships_with(
-            app,
-            ann,
-            &[team],
-            EventSource::Jwt,
-            Some(at(9)),
-            &alter_store::no_effects,
-        )
-        .await
-        .unwrap();
+    let from_old_token = signed_in_with(&t, app, ann, team, at(9)).await;
     assert!(from_old_token.is_empty(), "{from_old_token:?}");
     assert!(active_refs(&t, app, ann).await.is_empty());
-    let at_removal = t
-        .store
-        .replace_user_memberships_with(
-            app,
-            ann,
-            &[team],
-            EventSource::Jwt,
-            Some(at(11)),
-            &alter_store::no_effects,
-        )
-        .await
-        .unwrap();
+    let at_removal = signed_in_with(&t, app, ann, team, at(11)).await;
     assert!(at_removal.is_empty(), "the latest removal (11 s) wins");
-    let from_new_token = t
-        .store
-        .replace_user_memberships_with(
-            app,
-            ann,
-            &[team],
-            EventSource::Jwt,
-            Some(at(12)),
-            &alter_store::no_effects,
-        )
-        .await
-        .unwrap();
+    let from_new_token = signed_in_with(&t, app, ann, team, at(12)).await;
     assert_eq!(from_new_token.added, [team]);
     assert_eq!(active_refs(&t, app, ann).await, ["team"]);
     t.finish().await;
@@ -923,32 +911,10 @@ async fn r_rev_04_a_removal_and_a_token_of_the_same_second_are_ordered_by_the_fr
     // Tokens issued at the whole second and a quarter second later predate the removal;
     // one issued a microsecond after it does not.
     for issued_at in [at(10), at(10) + Duration::milliseconds(250), removed_at] {
-        let diff = t
-            .store
-            .replace_user_memberships_with(
-                app,
-                ann,
-                &[team],
-                EventSource::Jwt,
-                Some(issued_at),
-                &alter_store::no_effects,
-            )
-            .await
-            .unwrap();
+        let diff = signed_in_with(&t, app, ann, team, issued_at).await;
         assert!(diff.is_empty(), "issued at {issued_at}: {diff:?}");
     }
-    let later = t
-        .store
-        .replace_user_memberships_with(
-            app,
-            ann,
-            &[team],
-            EventSource::Jwt,
-            Some(removed_at + Duration::microseconds(1)),
-            &alter_store::no_effects,
-        )
-        .await
-        .unwrap();
+    let later = signed_in_with(&t, app, ann, team, removed_at + Duration::microseconds(1)).await;
     assert_eq!(later.added, [team]);
     t.finish().await;
 }
