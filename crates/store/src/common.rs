@@ -57,6 +57,16 @@ pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
+/// `NotFound` naming `what` when `err` is a foreign-key violation (what the row refers to is
+/// not in this app), else the database error itself.
+pub(crate) fn not_found_if_fk(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    if is_foreign_key_violation(&err) {
+        StoreError::not_found(what())
+    } else {
+        err.into()
+    }
+}
+
 pub(crate) fn corrupt(what: &str) -> impl FnOnce(FieldError) -> StoreError + '_ {
     move |err| StoreError::corrupt(what, err)
 }

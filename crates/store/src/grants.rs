@@ -4,8 +4,10 @@
 use alter_core::{AppId, EventSource, GrantId, GroupId, Principal, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
-use crate::error::StoreResult;
+use crate::common::{StoredRow, parse_source};
+use crate::error::{StoreError, StoreResult};
 use crate::outbox::{Effects, RequestKey, no_effects};
 
 /// What to create. Eligibility of group grants (R-CFG-09) is checked by the caller.
@@ -113,4 +115,79 @@ pub trait GrantStore: Send + Sync {
         group: GroupId,
         by: &RevokedBy,
     ) -> StoreResult<Vec<Grant>>;
+}
+
+/// The columns [`grant_from_row`] reads, in both schemas.
+macro_rules! grant_columns {
+    () => {
+        "id, app_id, credential_ref, principal_kind, principal_user_id, principal_group_id, \
+         expires_at, revoked_at, revoked_source, revoked_by, created_at"
+    };
+}
+pub(crate) use grant_columns;
+
+/// A grant from a row of [`grant_columns!`] (either adapter).
+pub(crate) fn grant_from_row(row: &impl StoredRow) -> StoreResult<Grant> {
+    let kind: String = row.get("principal_kind")?;
+    let user: Option<Uuid> = row.get("principal_user_id")?;
+    let group: Option<Uuid> = row.get("principal_group_id")?;
+    let principal = match (kind.as_str(), user, group) {
+        ("user", Some(user), None) => Principal::User(UserId::from_uuid(user)),
+        ("group", None, Some(group)) => Principal::Group(GroupId::from_uuid(group)),
+        ("system", None, None) => Principal::System,
+        _ => {
+            return Err(StoreError::corrupt(
+                "grant principal",
+                format!("kind {kind:?} with mismatched IDs"),
+            ));
+        }
+    };
+    let source: Option<String> = row.get("revoked_source")?;
+    let cause: Option<String> = row.get("revoked_by")?;
+    let revoked_by = match (source, cause) {
+        (Some(source), Some(cause)) => Some(RevokedBy {
+            source: parse_source("grants.revoked_source", &source)?,
+            cause,
+        }),
+        _ => None,
+    };
+    Ok(Grant {
+        id: GrantId::from_uuid(row.get("id")?),
+        app_id: AppId::from_uuid(row.get("app_id")?),
+        credential_ref: row.get("credential_ref")?,
+        principal,
+        expires_at: row.get("expires_at")?,
+        revoked_at: row.get("revoked_at")?,
+        revoked_by,
+        created_at: row.get("created_at")?,
+    })
+}
+
+/// The principal as stored: `principal_kind`, `principal_user_id`, `principal_group_id`.
+pub(crate) fn principal_columns(
+    principal: Principal,
+) -> (&'static str, Option<Uuid>, Option<Uuid>) {
+    match principal {
+        Principal::User(user) => ("user", Some(user.as_uuid()), None),
+        Principal::Group(group) => ("group", None, Some(group.as_uuid())),
+        Principal::System => ("system", None, None),
+    }
+}
+
+/// What a grant's foreign-key violation means: its principal (or its app) is not in the app.
+pub(crate) fn missing_principal(app: AppId, principal: Principal) -> StoreError {
+    StoreError::not_found(match principal {
+        Principal::User(user) => format!("user {user} (the grant's principal)"),
+        Principal::Group(group) => format!("group {group} (the grant's principal)"),
+        Principal::System => format!("app {app}"),
+    })
+}
+
+/// Whose grants a revoke-all call revokes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RevokeAll {
+    /// Every grant bound to the user (R-REV-02).
+    User(UserId),
+    /// Every grant bound to the group (R-REV-05).
+    Group(GroupId),
 }

@@ -1,10 +1,12 @@
 //! Groups (Okta groups, Clerk organizations) and which users belong to them. Membership
 //! changes report exactly what changed so callers can audit and invalidate caches.
 
-use alter_core::{AppId, EventSource, ExternalGroupId, GroupId, UserId};
+use alter_core::{AppId, EventSource, ExternalGroupId, ExternalUserId, GroupId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
+use crate::common::{StoredRow, corrupt, parse_source};
 use crate::error::StoreResult;
 use crate::outbox::{Effects, no_effects};
 
@@ -122,4 +124,88 @@ pub trait GroupStore: Send + Sync {
     async fn list_user_groups(&self, app: AppId, user: UserId) -> StoreResult<Vec<Group>>;
     /// The memberships of a group.
     async fn list_group_members(&self, app: AppId, group: GroupId) -> StoreResult<Vec<Membership>>;
+}
+
+/// The columns [`group_from_row`] reads, in both schemas.
+macro_rules! group_columns {
+    () => {
+        "id, app_id, external_id, name, deleted_at, created_at"
+    };
+}
+pub(crate) use group_columns;
+
+/// A group from a row of [`group_columns!`] (either adapter).
+pub(crate) fn group_from_row(row: &impl StoredRow) -> StoreResult<Group> {
+    let external_id: String = row.get("external_id")?;
+    Ok(Group {
+        id: GroupId::from_uuid(row.get("id")?),
+        app_id: AppId::from_uuid(row.get("app_id")?),
+        external_id: ExternalGroupId::parse("groups.external_id", &external_id)
+            .map_err(corrupt("group external ID"))?,
+        name: row.get("name")?,
+        deleted_at: row.get("deleted_at")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+/// A membership from a row of `user_id, group_id, source, created_at` (either adapter).
+pub(crate) fn membership_from_row(row: &impl StoredRow) -> StoreResult<Membership> {
+    let source: String = row.get("source")?;
+    Ok(Membership {
+        user_id: UserId::from_uuid(row.get("user_id")?),
+        group_id: GroupId::from_uuid(row.get("group_id")?),
+        source: parse_source("memberships.source", &source)?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+impl MembershipDiff {
+    /// The diff from the stored IDs: the groups added (any order) and the removed groups
+    /// with their external IDs, in group-ID order.
+    pub(crate) fn from_stored(added: Vec<Uuid>, removed: Vec<(Uuid, String)>) -> StoreResult<Self> {
+        let mut diff = MembershipDiff {
+            added: added.into_iter().map(GroupId::from_uuid).collect(),
+            removed: Vec::with_capacity(removed.len()),
+            removed_external_ids: Vec::with_capacity(removed.len()),
+        };
+        diff.added.sort();
+        for (id, external_id) in removed {
+            diff.removed.push(GroupId::from_uuid(id));
+            diff.removed_external_ids.push(
+                ExternalGroupId::parse("groups.external_id", &external_id)
+                    .map_err(corrupt("group external ID"))?,
+            );
+        }
+        Ok(diff)
+    }
+}
+
+/// What marking a group deleted did.
+#[derive(Debug)]
+pub(crate) struct GroupDeletion {
+    /// The group was not deleted before.
+    pub(crate) newly_deleted: bool,
+    /// The members whose memberships were removed, with their external IDs, in user-ID order.
+    pub(crate) members: Vec<(UserId, ExternalUserId)>,
+}
+
+impl GroupDeletion {
+    /// From the removed members' stored (user ID, external ID) pairs, in user-ID order.
+    pub(crate) fn from_stored(
+        newly_deleted: bool,
+        removed: Vec<(Uuid, String)>,
+    ) -> StoreResult<Self> {
+        let members = removed
+            .into_iter()
+            .map(|(id, external_id)| {
+                let external_id = ExternalUserId::parse("users.external_id", &external_id)
+                    .map_err(corrupt("user external ID"))?;
+                Ok((UserId::from_uuid(id), external_id))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Self {
+            newly_deleted,
+            members,
+        })
+    }
 }

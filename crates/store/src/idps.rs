@@ -5,7 +5,8 @@ use alter_core::{AppId, ClaimMappings, IdpId, IdpKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::error::StoreResult;
+use crate::common::{StoredRow, corrupt, is_foreign_key_violation, is_unique_violation};
+use crate::error::{StoreError, StoreResult};
 use crate::outbox::{Effects, RequestKey, no_effects};
 
 /// OIDC sign-in settings (R-CFG-10). The client secret is a sealed secret
@@ -118,4 +119,87 @@ pub trait IdpStore: Send + Sync {
         sign_in: Option<&SignInSettings>,
         effects: Effects<'_, IdentityProvider>,
     ) -> StoreResult<IdentityProvider>;
+}
+
+/// The columns [`idp_from_row`] reads, in both schemas.
+macro_rules! idp_columns {
+    () => {
+        "id, app_id, kind, issuer, jwks_uri, audience, user_id_claim, group_claim, role_claim, \
+         email_claim, display_name_claim, group_claim_stable_ids, claim_mappings_locked_at, \
+         sign_in_client_id, sign_in_wallet_logout_url, created_at"
+    };
+}
+pub(crate) use idp_columns;
+
+/// An identity provider from a row of [`idp_columns!`] (either adapter).
+pub(crate) fn idp_from_row(row: &impl StoredRow) -> StoreResult<IdentityProvider> {
+    let kind: String = row.get("kind")?;
+    let client_id: Option<String> = row.get("sign_in_client_id")?;
+    let wallet_logout_url: Option<String> = row.get("sign_in_wallet_logout_url")?;
+    Ok(IdentityProvider {
+        id: IdpId::from_uuid(row.get("id")?),
+        app_id: AppId::from_uuid(row.get("app_id")?),
+        kind: IdpKind::parse("identity_providers.kind", &kind).map_err(corrupt("IDP kind"))?,
+        issuer: row.get("issuer")?,
+        jwks_uri: row.get("jwks_uri")?,
+        audience: row.get("audience")?,
+        claim_mappings: ClaimMappings {
+            user_id_claim: row.get("user_id_claim")?,
+            group_claim: row.get("group_claim")?,
+            role_claim: row.get("role_claim")?,
+            email_claim: row.get("email_claim")?,
+            display_name_claim: row.get("display_name_claim")?,
+            group_claim_stable_ids: row.get("group_claim_stable_ids")?,
+        },
+        claim_mappings_locked_at: row.get("claim_mappings_locked_at")?,
+        sign_in: client_id.map(|client_id| SignInSettings {
+            client_id,
+            wallet_logout_url,
+        }),
+        created_at: row.get("created_at")?,
+    })
+}
+
+/// What a refused insert of an IDP means: the app has one already (R-CFG-01), or the app
+/// does not exist.
+pub(crate) fn create_idp_error(app: AppId, err: sqlx::Error) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::already_exists(format!(
+            "an identity provider for app {app} (an app has at most one; update or delete the existing one)"
+        ))
+    } else if is_foreign_key_violation(&err) {
+        StoreError::not_found(format!("app {app}"))
+    } else {
+        err.into()
+    }
+}
+
+/// What a refused delete of an IDP means: users who signed in through it refer to it.
+pub(crate) fn delete_idp_error(idp: IdpId, err: sqlx::Error) -> StoreError {
+    if is_foreign_key_violation(&err) {
+        StoreError::conflict(format!(
+            "identity provider {idp} cannot be deleted: users have signed in through it and are \
+             keyed by its subjects; create a new app to connect a different identity provider"
+        ))
+    } else {
+        err.into()
+    }
+}
+
+/// Why the claim mappings of `idp` were not updated, given the IDP as stored (if it is).
+pub(crate) fn claim_mappings_not_updated(
+    idp: IdpId,
+    current: Option<IdentityProvider>,
+) -> StoreError {
+    match current {
+        None => StoreError::not_found(format!("identity provider {idp}")),
+        Some(current) => StoreError::conflict(format!(
+            "claim mappings of identity provider {idp} are locked since the first user signed in at {} \
+             (R-CFG-08); changing them now would re-key existing users — create a new app instead",
+            current
+                .claim_mappings_locked_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+        )),
+    }
 }

@@ -14,6 +14,8 @@
 //!   user row with the event's status and version, a deleted group row), so a later
 //!   just-in-time sign-in finds a deprovisioned user and stays refused.
 
+pub(crate) mod apply;
+
 use alter_core::{ExternalGroupId, ExternalUserId, GroupId, LifecycleEvent, UserId, UserStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

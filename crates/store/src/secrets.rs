@@ -5,6 +5,7 @@ use alter_core::{AppId, IdpId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::common::StoredRow;
 use crate::error::StoreResult;
 
 /// What a sealed secret is for; one of each per IDP.
@@ -125,4 +126,16 @@ pub trait SecretStore: Send + Sync {
         idp: IdpId,
         purpose: SecretPurpose,
     ) -> StoreResult<bool>;
+}
+
+/// A stored secret from a row of `ciphertext, nonce, key_id, created_at` (either adapter).
+pub(crate) fn stored_secret_from_row(row: &impl StoredRow) -> StoreResult<StoredSecret> {
+    Ok(StoredSecret {
+        sealed: SealedSecret {
+            ciphertext: row.get("ciphertext")?,
+            nonce: row.get("nonce")?,
+            key_id: row.get("key_id")?,
+        },
+        created_at: row.get("created_at")?,
+    })
 }

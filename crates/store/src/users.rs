@@ -5,7 +5,8 @@ use alter_core::{AppId, ExternalUserId, IdpId, UserId, UserStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::error::StoreResult;
+use crate::common::{StoredRow, corrupt, not_found_if_fk, parse_status};
+use crate::error::{StoreError, StoreResult};
 use crate::outbox::{Effects, no_effects};
 
 /// A stored user.
@@ -136,4 +137,44 @@ pub trait UserStore: Send + Sync {
         after: Option<UserId>,
         limit: u32,
     ) -> StoreResult<Vec<User>>;
+}
+
+/// The columns [`user_from_row`] reads, in both schemas.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! user_columns {
+    () => {
+        "id, app_id, idp_id, external_id, email, display_name, status, state_version, created_at, updated_at"
+    };
+}
+
+/// A user from a row of [`user_columns!`] (either adapter).
+pub(crate) fn user_from_row(row: &impl StoredRow) -> StoreResult<User> {
+    let external_id: String = row.get("external_id")?;
+    let status: String = row.get("status")?;
+    Ok(User {
+        id: UserId::from_uuid(row.get("id")?),
+        app_id: AppId::from_uuid(row.get("app_id")?),
+        idp_id: IdpId::from_uuid(row.get("idp_id")?),
+        external_id: ExternalUserId::parse("users.external_id", &external_id)
+            .map_err(corrupt("user external ID"))?,
+        email: row.get("email")?,
+        display_name: row.get("display_name")?,
+        status: parse_status(&status)?,
+        state_version: row.get("state_version")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+/// How a user is looked up for a change.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UserKey<'a> {
+    Id(UserId),
+    External(&'a ExternalUserId),
+}
+
+/// What a refused write of a user means: the identity provider is not this app's.
+pub(crate) fn user_write_error(app: AppId, idp: IdpId, err: sqlx::Error) -> StoreError {
+    not_found_if_fk(err, || format!("identity provider {idp} of app {app}"))
 }

@@ -1,22 +1,12 @@
 //! Apps over PostgreSQL.
 
-use alter_core::{AppId, FieldError};
+use alter_core::AppId;
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use super::{PgStore, page_limit};
-use crate::apps::{App, AppStore};
+use crate::apps::{App, AppStore, app_from_row, check_app_name};
 use crate::error::{StoreError, StoreResult};
 use crate::outbox::{Effects, RequestKey};
-
-fn app_from_row(row: &PgRow) -> StoreResult<App> {
-    Ok(App {
-        id: AppId::from_uuid(row.try_get("id")?),
-        name: row.try_get("name")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
 
 #[async_trait]
 impl AppStore for PgStore {
@@ -26,13 +16,7 @@ impl AppStore for PgStore {
         key: Option<&RequestKey>,
         effects: Effects<'_, App>,
     ) -> StoreResult<App> {
-        let count = name.chars().count();
-        if count == 0 || count > 200 {
-            return Err(StoreError::Invalid(FieldError::new(
-                "name",
-                format!("must be 1 to 200 characters long; got {count}"),
-            )));
-        }
+        check_app_name(name)?;
         let id = AppId::new();
         let mut tx = self.pool.begin().await?;
         if let Some(key) = key

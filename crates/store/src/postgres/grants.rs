@@ -1,59 +1,17 @@
 //! Grants over PostgreSQL: the verify hot path (`list_active_grants_for_user`) is one
 //! statement of three index-backed branches.
 
-use alter_core::{AppId, GrantId, GroupId, Principal, UserId};
+use alter_core::{AppId, GrantId, GroupId, UserId};
 use async_trait::async_trait;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
-use uuid::Uuid;
+use sqlx::PgConnection;
 
-use super::{PgStore, is_foreign_key_violation, page_limit, parse_source};
+use super::{PgStore, is_foreign_key_violation, page_limit};
 use crate::error::{StoreError, StoreResult};
-use crate::grants::{Grant, GrantStore, NewGrant, RevokedBy};
+use crate::grants::{
+    Grant, GrantStore, NewGrant, RevokeAll, RevokedBy, grant_columns, grant_from_row,
+    missing_principal, principal_columns,
+};
 use crate::outbox::{Effects, RequestKey};
-
-macro_rules! grant_columns {
-    () => {
-        "id, app_id, credential_ref, principal_kind, principal_user_id, principal_group_id, \
-         expires_at, revoked_at, revoked_source, revoked_by, created_at"
-    };
-}
-
-fn grant_from_row(row: &PgRow) -> StoreResult<Grant> {
-    let kind: String = row.try_get("principal_kind")?;
-    let user: Option<Uuid> = row.try_get("principal_user_id")?;
-    let group: Option<Uuid> = row.try_get("principal_group_id")?;
-    let principal = match (kind.as_str(), user, group) {
-        ("user", Some(user), None) => Principal::User(UserId::from_uuid(user)),
-        ("group", None, Some(group)) => Principal::Group(GroupId::from_uuid(group)),
-        ("system", None, None) => Principal::System,
-        _ => {
-            return Err(StoreError::corrupt(
-                "grant principal",
-                format!("kind {kind:?} with mismatched IDs"),
-            ));
-        }
-    };
-    let source: Option<String> = row.try_get("revoked_source")?;
-    let cause: Option<String> = row.try_get("revoked_by")?;
-    let revoked_by = match (source, cause) {
-        (Some(source), Some(cause)) => Some(RevokedBy {
-            source: parse_source("grants.revoked_source", &source)?,
-            cause,
-        }),
-        _ => None,
-    };
-    Ok(Grant {
-        id: GrantId::from_uuid(row.try_get("id")?),
-        app_id: AppId::from_uuid(row.try_get("app_id")?),
-        credential_ref: row.try_get("credential_ref")?,
-        principal,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        revoked_by,
-        created_at: row.try_get("created_at")?,
-    })
-}
 
 const ACTIVE_FOR_USER: &str = concat!(
     "SELECT ",
@@ -88,15 +46,6 @@ const REVOKE_FOR_GROUP: &str = concat!(
     grant_columns!()
 );
 
-/// Whose grants a revoke-all call revokes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum RevokeAll {
-    /// Every grant bound to the user (R-REV-02).
-    User(UserId),
-    /// Every grant bound to the group (R-REV-05).
-    Group(GroupId),
-}
-
 /// Revokes every active grant of `whom` on `conn` (a pooled connection or the caller's
 /// transaction) and returns the revoked grants in ID order.
 pub(crate) async fn revoke_all_on(
@@ -124,6 +73,24 @@ pub(crate) async fn revoke_all_on(
     Ok(grants)
 }
 
+/// The grant by ID within the app, read on `conn`.
+async fn grant_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    grant: GrantId,
+) -> StoreResult<Option<Grant>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        grant_columns!(),
+        " FROM grants WHERE app_id = $1 AND id = $2"
+    ))
+    .bind(app.as_uuid())
+    .bind(grant.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(grant_from_row).transpose()
+}
+
 #[async_trait]
 impl GrantStore for PgStore {
     async fn create_grant_with(
@@ -146,11 +113,7 @@ impl GrantStore for PgStore {
                 .await?
                 .ok_or_else(|| StoreError::not_found(format!("grant {first}")));
         }
-        let (kind, user, group) = match grant.principal {
-            Principal::User(user) => ("user", Some(user.as_uuid()), None),
-            Principal::Group(group) => ("group", None, Some(group.as_uuid())),
-            Principal::System => ("system", None, None),
-        };
+        let (kind, user, group) = principal_columns(grant.principal);
         let result = sqlx::query(concat!(
             "INSERT INTO grants (id, app_id, credential_ref, principal_kind, principal_user_id, \
              principal_group_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
@@ -171,28 +134,14 @@ impl GrantStore for PgStore {
                 self.commit_with(tx, effects(&created)).await?;
                 Ok(created)
             }
-            Err(e) if is_foreign_key_violation(&e) => {
-                Err(StoreError::not_found(match grant.principal {
-                    Principal::User(user) => format!("user {user} (the grant's principal)"),
-                    Principal::Group(group) => format!("group {group} (the grant's principal)"),
-                    Principal::System => format!("app {app}"),
-                }))
-            }
+            Err(e) if is_foreign_key_violation(&e) => Err(missing_principal(app, grant.principal)),
             Err(e) => Err(e.into()),
         }
     }
 
     async fn get_grant(&self, app: AppId, grant: GrantId) -> StoreResult<Option<Grant>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            grant_columns!(),
-            " FROM grants WHERE app_id = $1 AND id = $2"
-        ))
-        .bind(app.as_uuid())
-        .bind(grant.as_uuid())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(grant_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        grant_on(&mut conn, app, grant).await
     }
 
     async fn list_grants(
@@ -254,7 +203,9 @@ impl GrantStore for PgStore {
                 self.commit_with(tx, effects(&revoked)).await?;
                 Ok(Some(revoked))
             }
-            None if self.get_grant(app, grant).await?.is_some() => Ok(None),
+            // Already revoked (the first cause stays) or not in the app: asked on this
+            // transaction, not on a second connection (a full pool would never give one).
+            None if grant_on(&mut tx, app, grant).await?.is_some() => Ok(None),
             None => Err(StoreError::not_found(format!("grant {grant}"))),
         }
     }

@@ -1,46 +1,19 @@
 //! Groups and memberships over PostgreSQL.
 
-use alter_core::{AppId, EventSource, ExternalGroupId, ExternalUserId, GroupId, UserId};
+use alter_core::{AppId, EventSource, ExternalGroupId, GroupId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{
-    PgStore, corrupt, dedupe_last_wins, is_foreign_key_violation, page_limit, parse_source,
-};
+use super::{PgStore, dedupe_last_wins, page_limit};
+use crate::common::not_found_if_fk;
 use crate::error::{StoreError, StoreResult};
-use crate::groups::{Group, GroupStore, GroupUpsert, Membership, MembershipDiff};
+use crate::groups::{
+    Group, GroupDeletion, GroupStore, GroupUpsert, Membership, MembershipDiff, group_columns,
+    group_from_row, membership_from_row,
+};
 use crate::outbox::Effects;
-
-macro_rules! group_columns {
-    () => {
-        "id, app_id, external_id, name, deleted_at, created_at"
-    };
-}
-
-pub(crate) fn group_from_row(row: &PgRow) -> StoreResult<Group> {
-    let external_id: String = row.try_get("external_id")?;
-    Ok(Group {
-        id: GroupId::from_uuid(row.try_get("id")?),
-        app_id: AppId::from_uuid(row.try_get("app_id")?),
-        external_id: ExternalGroupId::parse("groups.external_id", &external_id)
-            .map_err(corrupt("group external ID"))?,
-        name: row.try_get("name")?,
-        deleted_at: row.try_get("deleted_at")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-/// What marking a group deleted did.
-#[derive(Debug)]
-pub(crate) struct GroupDeletion {
-    /// The group was not deleted before.
-    pub(crate) newly_deleted: bool,
-    /// The members whose memberships were removed, with their external IDs, in user-ID order.
-    pub(crate) members: Vec<(UserId, ExternalUserId)>,
-}
 
 /// The group by external ID, read on `conn` (inside the caller's transaction).
 pub(crate) async fn group_by_external_id_on(
@@ -67,7 +40,7 @@ pub(crate) async fn insert_deleted_group_on(
     app: AppId,
     external_id: &ExternalGroupId,
 ) -> StoreResult<Option<Group>> {
-    let result = sqlx::query(concat!(
+    let row = sqlx::query(concat!(
         "INSERT INTO groups (id, app_id, external_id, deleted_at) VALUES ($1, $2, $3, now()) \
          ON CONFLICT (app_id, external_id) DO NOTHING RETURNING ",
         group_columns!()
@@ -76,12 +49,9 @@ pub(crate) async fn insert_deleted_group_on(
     .bind(app.as_uuid())
     .bind(external_id.as_str())
     .fetch_optional(&mut *conn)
-    .await;
-    match result {
-        Ok(row) => row.as_ref().map(group_from_row).transpose(),
-        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::not_found(format!("app {app}"))),
-        Err(e) => Err(e.into()),
-    }
+    .await
+    .map_err(|e| not_found_if_fk(e, || format!("app {app}")))?;
+    row.as_ref().map(group_from_row).transpose()
 }
 
 /// Marks the group deleted (keeping the first deletion time) and removes all its memberships;
@@ -112,18 +82,7 @@ pub(crate) async fn mark_group_deleted_on(
     .bind(group.as_uuid())
     .fetch_all(&mut *conn)
     .await?;
-    let members = removed
-        .into_iter()
-        .map(|(id, external_id)| {
-            let external_id = ExternalUserId::parse("users.external_id", &external_id)
-                .map_err(corrupt("user external ID"))?;
-            Ok((UserId::from_uuid(id), external_id))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Some(GroupDeletion {
-        newly_deleted,
-        members,
-    }))
+    GroupDeletion::from_stored(newly_deleted, removed).map(Some)
 }
 
 /// Removes one membership; `false` when there was none.
@@ -203,13 +162,7 @@ impl GroupStore for PgStore {
             .bind(&names)
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| {
-                if is_foreign_key_violation(&e) {
-                    StoreError::not_found(format!("app {app}"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| not_found_if_fk(e, || format!("app {app}")))?;
         let mut out = rows
             .iter()
             .map(group_from_row)
@@ -301,13 +254,9 @@ impl GroupStore for PgStore {
         .bind(source.as_str())
         .execute(&self.pool)
         .await;
-        match result {
-            Ok(done) => Ok(done.rows_affected() == 1),
-            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::not_found(format!(
-                "user {user} or group {group}"
-            ))),
-            Err(e) => Err(e.into()),
-        }
+        let done =
+            result.map_err(|e| not_found_if_fk(e, || format!("user {user} or group {group}")))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn remove_membership(
@@ -366,27 +315,8 @@ impl GroupStore for PgStore {
         .bind(issued_at)
         .fetch_all(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_foreign_key_violation(&e) {
-                StoreError::not_found(format!("one of the groups given for user {user}"))
-            } else {
-                e.into()
-            }
-        })?;
-        let mut diff = MembershipDiff {
-            added: added.into_iter().map(GroupId::from_uuid).collect(),
-            removed: Vec::with_capacity(removed.len()),
-            removed_external_ids: Vec::with_capacity(removed.len()),
-        };
-        diff.added.sort();
-        // Already in group-ID order (the query sorts).
-        for (id, external_id) in removed {
-            diff.removed.push(GroupId::from_uuid(id));
-            diff.removed_external_ids.push(
-                ExternalGroupId::parse("groups.external_id", &external_id)
-                    .map_err(corrupt("group external ID"))?,
-            );
-        }
+        .map_err(|e| not_found_if_fk(e, || format!("one of the groups given for user {user}")))?;
+        let diff = MembershipDiff::from_stored(added, removed)?;
         let messages = if diff.is_empty() {
             Vec::new()
         } else {
@@ -418,16 +348,6 @@ impl GroupStore for PgStore {
         .bind(group.as_uuid())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let source: String = row.try_get("source")?;
-                Ok(Membership {
-                    user_id: UserId::from_uuid(row.try_get("user_id")?),
-                    group_id: GroupId::from_uuid(row.try_get("group_id")?),
-                    source: parse_source("memberships.source", &source)?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(membership_from_row).collect()
     }
 }

@@ -1,50 +1,16 @@
 //! Identity providers over PostgreSQL.
 
-use alter_core::{AppId, ClaimMappings, IdpId, IdpKind};
+use alter_core::{AppId, ClaimMappings, IdpId};
 use async_trait::async_trait;
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use super::{PgStore, corrupt, is_foreign_key_violation, is_unique_violation};
+use super::{PgStore, is_foreign_key_violation};
 use crate::error::{StoreError, StoreResult};
-use crate::idps::{IdentityProvider, IdpStore, NewIdp, SignInSettings};
+use crate::idps::{
+    IdentityProvider, IdpStore, NewIdp, SignInSettings, claim_mappings_not_updated,
+    create_idp_error, delete_idp_error, idp_columns, idp_from_row,
+};
 use crate::outbox::{Effects, RequestKey};
-
-macro_rules! idp_columns {
-    () => {
-        "id, app_id, kind, issuer, jwks_uri, audience, user_id_claim, group_claim, role_claim, \
-         email_claim, display_name_claim, group_claim_stable_ids, claim_mappings_locked_at, \
-         sign_in_client_id, sign_in_wallet_logout_url, created_at"
-    };
-}
-
-fn idp_from_row(row: &PgRow) -> StoreResult<IdentityProvider> {
-    let kind: String = row.try_get("kind")?;
-    let client_id: Option<String> = row.try_get("sign_in_client_id")?;
-    let wallet_logout_url: Option<String> = row.try_get("sign_in_wallet_logout_url")?;
-    Ok(IdentityProvider {
-        id: IdpId::from_uuid(row.try_get("id")?),
-        app_id: AppId::from_uuid(row.try_get("app_id")?),
-        kind: IdpKind::parse("identity_providers.kind", &kind).map_err(corrupt("IDP kind"))?,
-        issuer: row.try_get("issuer")?,
-        jwks_uri: row.try_get("jwks_uri")?,
-        audience: row.try_get("audience")?,
-        claim_mappings: ClaimMappings {
-            user_id_claim: row.try_get("user_id_claim")?,
-            group_claim: row.try_get("group_claim")?,
-            role_claim: row.try_get("role_claim")?,
-            email_claim: row.try_get("email_claim")?,
-            display_name_claim: row.try_get("display_name_claim")?,
-            group_claim_stable_ids: row.try_get("group_claim_stable_ids")?,
-        },
-        claim_mappings_locked_at: row.try_get("claim_mappings_locked_at")?,
-        sign_in: client_id.map(|client_id| SignInSettings {
-            client_id,
-            wallet_logout_url,
-        }),
-        created_at: row.try_get("created_at")?,
-    })
-}
 
 /// The app's identity provider (R-CFG-01: at most one), read on `conn`.
 pub(crate) async fn idp_for_app_on(
@@ -123,13 +89,7 @@ impl IdpStore for PgStore {
                 self.commit_with(tx, effects(&created)).await?;
                 Ok(created)
             }
-            Err(e) if is_unique_violation(&e) => Err(StoreError::already_exists(format!(
-                "an identity provider for app {app} (an app has at most one; update or delete the existing one)"
-            ))),
-            Err(e) if is_foreign_key_violation(&e) => {
-                Err(StoreError::not_found(format!("app {app}")))
-            }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(create_idp_error(app, e)),
         }
     }
 
@@ -193,17 +153,10 @@ impl IdpStore for PgStore {
             return Ok(updated);
         }
         drop(tx);
-        match self.get_idp(app, idp).await? {
-            None => Err(StoreError::not_found(format!("identity provider {idp}"))),
-            Some(current) => Err(StoreError::conflict(format!(
-                "claim mappings of identity provider {idp} are locked since the first user signed in at {} \
-                 (R-CFG-08); changing them now would re-key existing users — create a new app instead",
-                current
-                    .claim_mappings_locked_at
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default()
-            ))),
-        }
+        Err(claim_mappings_not_updated(
+            idp,
+            self.get_idp(app, idp).await?,
+        ))
     }
 
     async fn lock_claim_mappings(&self, app: AppId, idp: IdpId) -> StoreResult<bool> {
@@ -240,11 +193,7 @@ impl IdpStore for PgStore {
                 Err(StoreError::not_found(format!("identity provider {idp}")))
             }
             Ok(_) => self.commit_with(tx, effects(&())).await,
-            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::conflict(format!(
-                "identity provider {idp} cannot be deleted: users have signed in through it and are \
-                 keyed by its subjects; create a new app to connect a different identity provider"
-            ))),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(delete_idp_error(idp, e)),
         }
     }
 

@@ -23,7 +23,7 @@ use sqlx::postgres::PgPoolOptions;
 
 pub(crate) use crate::common::{
     corrupt, dedupe_last_wins, is_foreign_key_violation, is_unique_violation, page_limit,
-    parse_source, parse_status,
+    parse_status,
 };
 use crate::error::StoreResult;
 

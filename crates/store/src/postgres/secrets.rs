@@ -2,12 +2,14 @@
 
 use alter_core::{AppId, IdpId};
 use async_trait::async_trait;
-use sqlx::Row;
 
-use super::{PgStore, is_foreign_key_violation};
+use super::PgStore;
+use crate::common::not_found_if_fk;
 use crate::error::{StoreError, StoreResult};
 use crate::outbox::OutboxMessage;
-use crate::secrets::{SealedSecret, SecretPurpose, SecretStore, StoredSecret};
+use crate::secrets::{
+    SealedSecret, SecretPurpose, SecretStore, StoredSecret, stored_secret_from_row,
+};
 
 #[async_trait]
 impl SecretStore for PgStore {
@@ -35,14 +37,13 @@ impl SecretStore for PgStore {
         .bind(&secret.key_id)
         .execute(&mut *tx)
         .await;
-        match result {
-            Ok(done) if done.rows_affected() == 1 => self.commit_with(tx, effects).await,
-            Ok(_) => Err(StoreError::not_found(format!("identity provider {idp}"))),
-            Err(e) if is_foreign_key_violation(&e) => {
-                Err(StoreError::not_found(format!("identity provider {idp}")))
-            }
-            Err(e) => Err(e.into()),
+        // Of another app: the conflict's `WHERE` refuses a replacement, the foreign key an insert.
+        let missing = || format!("identity provider {idp}");
+        let done = result.map_err(|e| not_found_if_fk(e, missing))?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::not_found(missing()));
         }
+        self.commit_with(tx, effects).await
     }
 
     async fn get_secret(
@@ -60,15 +61,7 @@ impl SecretStore for PgStore {
         .bind(purpose.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(StoredSecret {
-            sealed: SealedSecret {
-                ciphertext: row.try_get("ciphertext")?,
-                nonce: row.try_get("nonce")?,
-                key_id: row.try_get("key_id")?,
-            },
-            created_at: row.try_get("created_at")?,
-        }))
+        row.as_ref().map(stored_secret_from_row).transpose()
     }
 
     async fn delete_secret(

@@ -9,44 +9,17 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::{
-    PgStore, corrupt, dedupe_last_wins, is_foreign_key_violation, page_limit, parse_status,
-};
+use super::{PgStore, dedupe_last_wins, page_limit, parse_status};
 use crate::error::{StoreError, StoreResult};
 use crate::outbox::Effects;
-use crate::users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
+use crate::user_columns;
+use crate::users::{
+    StatusChange, UpsertedUser, User, UserKey, UserStore, UserUpsert, user_write_error,
+};
 
-#[macro_export]
-#[doc(hidden)]
-macro_rules! user_columns {
-    () => {
-        "id, app_id, idp_id, external_id, email, display_name, status, state_version, created_at, updated_at"
-    };
-}
-
+/// A user from a row of [`crate::user_columns!`].
 pub(crate) fn user_from_row(row: &PgRow) -> StoreResult<User> {
-    let external_id: String = row.try_get("external_id")?;
-    let status: String = row.try_get("status")?;
-    Ok(User {
-        id: UserId::from_uuid(row.try_get("id")?),
-        app_id: AppId::from_uuid(row.try_get("app_id")?),
-        idp_id: IdpId::from_uuid(row.try_get("idp_id")?),
-        external_id: ExternalUserId::parse("users.external_id", &external_id)
-            .map_err(corrupt("user external ID"))?,
-        email: row.try_get("email")?,
-        display_name: row.try_get("display_name")?,
-        status: parse_status(&status)?,
-        state_version: row.try_get("state_version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-/// How a user is looked up for a change.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum UserKey<'a> {
-    Id(UserId),
-    External(&'a ExternalUserId),
+    crate::users::user_from_row(row)
 }
 
 /// The user, locked for update until the end of the caller's transaction; `None` when the
@@ -73,6 +46,24 @@ pub(crate) async fn lock_user_on(
         .bind(external_id.as_str()),
     };
     let row = query.fetch_optional(&mut *conn).await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// The user by external ID, read on `conn` (no lock).
+async fn user_by_external_id_on(
+    conn: &mut PgConnection,
+    app: AppId,
+    external_id: &ExternalUserId,
+) -> StoreResult<Option<User>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE app_id = $1 AND external_id = $2"
+    ))
+    .bind(app.as_uuid())
+    .bind(external_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
@@ -107,7 +98,7 @@ pub(crate) async fn insert_user_on(
     idp: IdpId,
     user: &UserUpsert,
 ) -> StoreResult<Option<User>> {
-    let result = sqlx::query(concat!(
+    let row = sqlx::query(concat!(
         "INSERT INTO users (id, app_id, idp_id, external_id, email, display_name, status, state_version) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (app_id, external_id) DO NOTHING RETURNING ",
         user_columns!()
@@ -121,14 +112,9 @@ pub(crate) async fn insert_user_on(
     .bind(user.status.as_str())
     .bind(user.state_version)
     .fetch_optional(&mut *conn)
-    .await;
-    match result {
-        Ok(row) => row.as_ref().map(user_from_row).transpose(),
-        Err(e) if is_foreign_key_violation(&e) => Err(StoreError::not_found(format!(
-            "identity provider {idp} of app {app}"
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    .await
+    .map_err(|e| user_write_error(app, idp, e))?;
+    row.as_ref().map(user_from_row).transpose()
 }
 
 /// Sets the email and display name that are given and differ; returns the user when that
@@ -230,7 +216,7 @@ impl PgStore {
         let names: Vec<Option<&str>> = users.iter().map(|u| u.display_name.as_deref()).collect();
         let statuses: Vec<&str> = users.iter().map(|u| u.status.as_str()).collect();
         let versions: Vec<i64> = users.iter().map(|u| u.state_version).collect();
-        let result = sqlx::query(UPSERT_USERS)
+        let rows = sqlx::query(UPSERT_USERS)
             .bind(app.as_uuid())
             .bind(idp.as_uuid())
             .bind(&ids)
@@ -240,16 +226,8 @@ impl PgStore {
             .bind(&statuses)
             .bind(&versions)
             .fetch_all(&mut *conn)
-            .await;
-        let rows = match result {
-            Ok(rows) => rows,
-            Err(e) if is_foreign_key_violation(&e) => {
-                return Err(StoreError::not_found(format!(
-                    "identity provider {idp} of app {app}"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
+            .await
+            .map_err(|e| user_write_error(app, idp, e))?;
         let mut out = rows
             .iter()
             .map(upserted_from_row)
@@ -265,8 +243,9 @@ impl PgStore {
                 if let Some(found) = by_external.remove(user.external_id.as_str()) {
                     out.push(found);
                 } else {
-                    let stored = self
-                        .get_user_by_external_id(app, &user.external_id)
+                    // Read on `conn`, which this call holds: a second connection could
+                    // wait for ever on a pool its concurrent callers have filled.
+                    let stored = user_by_external_id_on(conn, app, &user.external_id)
                         .await?
                         .ok_or_else(|| {
                             StoreError::not_found(format!("user {}", user.external_id))
@@ -359,16 +338,8 @@ impl UserStore for PgStore {
         app: AppId,
         external_id: &ExternalUserId,
     ) -> StoreResult<Option<User>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE app_id = $1 AND external_id = $2"
-        ))
-        .bind(app.as_uuid())
-        .bind(external_id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        user_by_external_id_on(&mut conn, app, external_id).await
     }
 
     async fn list_users(

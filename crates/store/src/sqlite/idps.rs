@@ -1,15 +1,52 @@
-//! PENDING: not yet implemented on SQLite (placeholder so the adapter compiles while it is written).
+//! Identity providers over SQLite. PostgreSQL's one-statement checks (an `UPDATE` in a CTE
+//! beside an existence test, a re-read after a refused update on a fresh connection) become
+//! two statements in one `BEGIN IMMEDIATE` transaction: nothing can change between them.
 
-#![allow(unused_imports, unused_variables)]
-
-use super::SqliteStore;
-use crate::error::StoreError;
-use crate::error::StoreResult;
-use crate::idps::*;
-use crate::outbox::{Effects, RequestKey, no_effects};
-use alter_core::{AppId, ClaimMappings, IdpId, IdpKind};
+use alter_core::{AppId, ClaimMappings, IdpId};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::{SqliteStore, now};
+use crate::error::{StoreError, StoreResult};
+use crate::idps::{
+    IdentityProvider, IdpStore, NewIdp, SignInSettings, claim_mappings_not_updated,
+    create_idp_error, delete_idp_error, idp_columns, idp_from_row,
+};
+use crate::outbox::{Effects, RequestKey};
+
+/// The app's identity provider (R-CFG-01: at most one), read on `conn`.
+pub(crate) async fn idp_for_app_on(
+    conn: &mut SqliteConnection,
+    app: AppId,
+) -> StoreResult<Option<IdentityProvider>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        idp_columns!(),
+        " FROM identity_providers WHERE app_id = $1"
+    ))
+    .bind(app.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(idp_from_row).transpose()
+}
+
+/// The IDP by ID within the app, read on `conn`.
+async fn idp_on(
+    conn: &mut SqliteConnection,
+    app: AppId,
+    idp: IdpId,
+) -> StoreResult<Option<IdentityProvider>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        idp_columns!(),
+        " FROM identity_providers WHERE app_id = $1 AND id = $2"
+    ))
+    .bind(app.as_uuid())
+    .bind(idp.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(idp_from_row).transpose()
+}
 
 #[async_trait]
 impl IdpStore for SqliteStore {
@@ -20,25 +57,75 @@ impl IdpStore for SqliteStore {
         key: Option<&RequestKey>,
         effects: Effects<'_, IdentityProvider>,
     ) -> StoreResult<IdentityProvider> {
-        Err(StoreError::conflict(
-            "IdpStore::create_idp_with is not implemented on SQLite yet",
+        let m = &idp.claim_mappings;
+        let id = IdpId::new();
+        let mut tx = self.write_tx().await?;
+        if let Some(key) = key
+            && let Some(first) =
+                Self::claim_request_key(&mut tx, Some(app), "CreateIdp", key, id.as_uuid()).await?
+        {
+            drop(tx);
+            return self
+                .get_idp(app, IdpId::from_uuid(first))
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("identity provider {first}")));
+        }
+        let result = sqlx::query(concat!(
+            "INSERT INTO identity_providers (id, app_id, kind, issuer, jwks_uri, audience, user_id_claim, \
+             group_claim, role_claim, email_claim, display_name_claim, group_claim_stable_ids, \
+             sign_in_client_id, sign_in_wallet_logout_url, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
+            idp_columns!()
         ))
+        .bind(id.as_uuid())
+        .bind(app.as_uuid())
+        .bind(idp.kind.as_str())
+        .bind(&idp.issuer)
+        .bind(&idp.jwks_uri)
+        .bind(&idp.audience)
+        .bind(&m.user_id_claim)
+        .bind(&m.group_claim)
+        .bind(&m.role_claim)
+        .bind(&m.email_claim)
+        .bind(&m.display_name_claim)
+        .bind(m.group_claim_stable_ids)
+        .bind(idp.sign_in.as_ref().map(|s| s.client_id.as_str()))
+        .bind(idp.sign_in.as_ref().and_then(|s| s.wallet_logout_url.as_deref()))
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await;
+        match result {
+            Ok(row) => {
+                let created = idp_from_row(&row)?;
+                self.commit_with(tx, effects(&created)).await?;
+                Ok(created)
+            }
+            Err(e) => Err(create_idp_error(app, e)),
+        }
     }
+
     async fn get_idp_for_app(&self, app: AppId) -> StoreResult<Option<IdentityProvider>> {
-        Err(StoreError::conflict(
-            "IdpStore::get_idp_for_app is not implemented on SQLite yet",
-        ))
+        let mut conn = self.pool.acquire().await?;
+        idp_for_app_on(&mut conn, app).await
     }
+
     async fn get_idp(&self, app: AppId, idp: IdpId) -> StoreResult<Option<IdentityProvider>> {
-        Err(StoreError::conflict(
-            "IdpStore::get_idp is not implemented on SQLite yet",
-        ))
+        let mut conn = self.pool.acquire().await?;
+        idp_on(&mut conn, app, idp).await
     }
+
     async fn find_idp_by_id(&self, idp: IdpId) -> StoreResult<Option<IdentityProvider>> {
-        Err(StoreError::conflict(
-            "IdpStore::find_idp_by_id is not implemented on SQLite yet",
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            idp_columns!(),
+            " FROM identity_providers WHERE id = $1"
         ))
+        .bind(idp.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(idp_from_row).transpose()
     }
+
     async fn update_claim_mappings_with(
         &self,
         app: AppId,
@@ -46,25 +133,86 @@ impl IdpStore for SqliteStore {
         mappings: &ClaimMappings,
         effects: Effects<'_, IdentityProvider>,
     ) -> StoreResult<IdentityProvider> {
-        Err(StoreError::conflict(
-            "IdpStore::update_claim_mappings_with is not implemented on SQLite yet",
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE identity_providers SET user_id_claim = $3, group_claim = $4, role_claim = $5, \
+             email_claim = $6, display_name_claim = $7, group_claim_stable_ids = $8 \
+             WHERE app_id = $1 AND id = $2 AND claim_mappings_locked_at IS NULL RETURNING ",
+            idp_columns!()
+        ))
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(&mappings.user_id_claim)
+        .bind(&mappings.group_claim)
+        .bind(&mappings.role_claim)
+        .bind(&mappings.email_claim)
+        .bind(&mappings.display_name_claim)
+        .bind(mappings.group_claim_stable_ids)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = row {
+            let updated = idp_from_row(&row)?;
+            self.commit_with(tx, effects(&updated)).await?;
+            return Ok(updated);
+        }
+        // Why not: read in the same transaction (no second connection while it is open).
+        Err(claim_mappings_not_updated(
+            idp,
+            idp_on(&mut tx, app, idp).await?,
         ))
     }
+
     async fn lock_claim_mappings(&self, app: AppId, idp: IdpId) -> StoreResult<bool> {
-        Err(StoreError::conflict(
-            "IdpStore::lock_claim_mappings is not implemented on SQLite yet",
-        ))
+        let mut tx = self.write_tx().await?;
+        let locked = sqlx::query(
+            "UPDATE identity_providers SET claim_mappings_locked_at = $3 \
+             WHERE app_id = $1 AND id = $2 AND claim_mappings_locked_at IS NULL RETURNING id",
+        )
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(now())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if !locked {
+            let found: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM identity_providers WHERE app_id = $1 AND id = $2)",
+            )
+            .bind(app.as_uuid())
+            .bind(idp.as_uuid())
+            .fetch_one(&mut *tx)
+            .await?;
+            if !found {
+                return Err(StoreError::not_found(format!("identity provider {idp}")));
+            }
+        }
+        tx.commit().await?;
+        Ok(locked)
     }
+
     async fn delete_idp_with(
         &self,
         app: AppId,
         idp: IdpId,
         effects: Effects<'_, ()>,
     ) -> StoreResult<()> {
-        Err(StoreError::conflict(
-            "IdpStore::delete_idp_with is not implemented on SQLite yet",
-        ))
+        let mut tx = self.write_tx().await?;
+        // The cascade takes its sealed secrets, directory runs and webhook settings; its
+        // users (no cascade) refuse the delete.
+        let result = sqlx::query("DELETE FROM identity_providers WHERE app_id = $1 AND id = $2")
+            .bind(app.as_uuid())
+            .bind(idp.as_uuid())
+            .execute(&mut *tx)
+            .await;
+        match result {
+            Ok(done) if done.rows_affected() == 0 => {
+                Err(StoreError::not_found(format!("identity provider {idp}")))
+            }
+            Ok(_) => self.commit_with(tx, effects(&())).await,
+            Err(e) => Err(delete_idp_error(idp, e)),
+        }
     }
+
     async fn set_sign_in_with(
         &self,
         app: AppId,
@@ -72,8 +220,25 @@ impl IdpStore for SqliteStore {
         sign_in: Option<&SignInSettings>,
         effects: Effects<'_, IdentityProvider>,
     ) -> StoreResult<IdentityProvider> {
-        Err(StoreError::conflict(
-            "IdpStore::set_sign_in_with is not implemented on SQLite yet",
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE identity_providers SET sign_in_client_id = $3, sign_in_wallet_logout_url = $4 \
+             WHERE app_id = $1 AND id = $2 RETURNING ",
+            idp_columns!()
         ))
+        .bind(app.as_uuid())
+        .bind(idp.as_uuid())
+        .bind(sign_in.map(|s| s.client_id.as_str()))
+        .bind(sign_in.and_then(|s| s.wallet_logout_url.as_deref()))
+        .fetch_optional(&mut *tx)
+        .await?;
+        match row {
+            Some(row) => {
+                let updated = idp_from_row(&row)?;
+                self.commit_with(tx, effects(&updated)).await?;
+                Ok(updated)
+            }
+            None => Err(StoreError::not_found(format!("identity provider {idp}"))),
+        }
     }
 }

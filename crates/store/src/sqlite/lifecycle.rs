@@ -1,16 +1,20 @@
-//! PENDING: not yet implemented on SQLite (placeholder so the adapter compiles while it is written).
+//! Lifecycle events over SQLite: one `BEGIN IMMEDIATE` transaction per event, which records
+//! it as processed first, applies it with [`crate::lifecycle::apply`] over this adapter's
+//! statements and writes the change's effects before the commit. Where PostgreSQL locks the
+//! event's user or group row, the transaction here holds SQLite's write lock from its first
+//! read: a concurrent delivery of the same event waits at `BEGIN`, then finds it recorded.
 
-#![allow(unused_imports, unused_variables)]
+use alter_core::LifecycleEvent;
+use async_trait::async_trait;
+use sqlx::SqliteConnection;
 
 use super::SqliteStore;
-use crate::error::StoreError;
 use crate::error::StoreResult;
-use crate::grants::{Grant, RevokedBy};
-use crate::lifecycle::*;
+use crate::lifecycle::apply::{lifecycle_tx_by_statements, messages_for, record_and_apply};
+use crate::lifecycle::{Applied, LifecycleChange, LifecycleStore};
 use crate::outbox::Effects;
-use alter_core::{ExternalGroupId, ExternalUserId, GroupId, LifecycleEvent, UserId, UserStatus};
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
+lifecycle_tx_by_statements!(SqliteConnection);
 
 #[async_trait]
 impl LifecycleStore for SqliteStore {
@@ -20,8 +24,11 @@ impl LifecycleStore for SqliteStore {
         consumer: &str,
         effects: Effects<'_, LifecycleChange>,
     ) -> StoreResult<Applied> {
-        Err(StoreError::conflict(
-            "LifecycleStore::apply_lifecycle is not implemented on SQLite yet",
-        ))
+        let mut tx = self.write_tx().await?;
+        let applied = record_and_apply(&mut *tx, event, consumer).await?;
+        // Recorded as processed (or found so); effects only when the event changed something.
+        self.commit_with(tx, messages_for(&applied, effects))
+            .await?;
+        Ok(applied)
     }
 }

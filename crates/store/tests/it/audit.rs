@@ -148,13 +148,16 @@ async fn r_aud_03_the_trail_is_append_only_update_and_delete_fail(t: TestStore) 
     let update = t
         .execute(
             "UPDATE audit_events SET kind = 'nothing' WHERE app_id = $1",
-            app.as_uuid(),
+            &[app.as_uuid()],
         )
         .await
         .unwrap_err();
     assert!(update.to_string().contains("append-only"), "{update}");
     let delete = t
-        .execute("DELETE FROM audit_events WHERE app_id = $1", app.as_uuid())
+        .execute(
+            "DELETE FROM audit_events WHERE app_id = $1",
+            &[app.as_uuid()],
+        )
         .await
         .unwrap_err();
     assert!(delete.to_string().contains("append-only"), "{delete}");
@@ -304,9 +307,12 @@ async fn r_aud_04_verification_finds_the_first_changed_or_removed_row(t: TestSto
     }
     // The triggers are back: the owner's edit did not leave the trail open.
     assert!(
-        t.execute("DELETE FROM audit_events WHERE app_id = $1", app.as_uuid())
-            .await
-            .is_err()
+        t.execute(
+            "DELETE FROM audit_events WHERE app_id = $1",
+            &[app.as_uuid()]
+        )
+        .await
+        .is_err()
     );
     t.finish().await;
 }

@@ -295,9 +295,7 @@ async fn r_rev_05_deleting_a_group_revokes_its_group_grants_with_the_cause(t: Te
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_rev_01_a_grant_names_exactly_one_principal() {
-    let t = TestStore::new().await;
+async fn r_rev_01_a_grant_names_exactly_one_principal(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
     let user = t.user(app, idp, "user_1").await;
     let group = t.group(app, "org_1").await;
@@ -333,17 +331,19 @@ async fn r_rev_01_a_grant_names_exactly_one_principal() {
     );
 
     // The database itself refuses a row naming both a user and a group.
-    let both = sqlx::query(
-        "INSERT INTO grants (id, app_id, credential_ref, principal_kind, principal_user_id, principal_group_id) \
-         VALUES ($1, $2, 'x', 'user', $3, $4)",
-    )
-    .bind(GrantId::new().as_uuid())
-    .bind(app.as_uuid())
-    .bind(user.as_uuid())
-    .bind(group.as_uuid())
-    .execute(t.pg().pool())
-    .await
-    .unwrap_err();
+    let both = t
+        .execute(
+            "INSERT INTO grants (id, app_id, credential_ref, principal_kind, principal_user_id, \
+             principal_group_id, created_at) VALUES ($1, $2, 'x', 'user', $3, $4, CURRENT_TIMESTAMP)",
+            &[
+                GrantId::new().as_uuid(),
+                app.as_uuid(),
+                user.as_uuid(),
+                group.as_uuid(),
+            ],
+        )
+        .await
+        .unwrap_err();
     assert!(
         both.to_string().contains("grants_principal_columns"),
         "{both}"
@@ -353,10 +353,35 @@ async fn r_rev_01_a_grant_names_exactly_one_principal() {
     t.finish().await;
 }
 
+async fn concurrent_revocations_of_one_grant_revoke_it_once_and_none_fails(t: TestStore) {
+    let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
+    let user = t.user(app, idp, "00u1").await;
+    let created = t
+        .store
+        .create_grant(app, &grant("db:a", Principal::User(user)))
+        .await
+        .unwrap();
+    // More callers than pooled connections: a revocation that finds the grant already
+    // revoked must not wait for another connection while it holds its transaction.
+    let results = futures::future::join_all((0..12).map(|i| {
+        let by = RevokedBy::new(EventSource::Admin, format!("admin:{i}"));
+        let store = t.store.clone();
+        async move { store.revoke_grant(app, created.id, &by).await }
+    }))
+    .await;
+    let revoked: Vec<_> = results.into_iter().filter_map(Result::unwrap).collect();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    let stored = t.store.get_grant(app, created.id).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_by, revoked[0].revoked_by);
+    t.finish().await;
+}
+
 contract_tests!(
     r_jwt_09_active_grants_are_the_users_their_groups_and_the_apps_never_revoked_or_expired,
     r_cfg_09_group_grants_are_left_out_when_the_idp_is_not_eligible,
     r_rev_04_removing_a_member_ends_their_group_access_only,
     r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_and_records_the_cause,
     r_rev_05_deleting_a_group_revokes_its_group_grants_with_the_cause,
+    r_rev_01_a_grant_names_exactly_one_principal,
+    concurrent_revocations_of_one_grant_revoke_it_once_and_none_fails,
 );

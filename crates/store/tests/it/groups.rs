@@ -1,9 +1,20 @@
 //! Groups and memberships: upserts, the membership diff, and group deletion.
 
-use alter_core::{EventSource, GroupId, IdpKind};
+use alter_core::{AppId, EventSource, GroupId, IdpKind, UserId};
 use alter_store::{GroupUpsert, StoreError};
 
 use crate::support::{TestStore, contract_tests, ext_group};
+
+/// The user's groups as stored, in ID order.
+async fn user_group_ids(t: &TestStore, app: AppId, user: UserId) -> Vec<GroupId> {
+    t.store
+        .list_user_groups(app, user)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.id)
+        .collect()
+}
 
 async fn replacing_a_users_memberships_reports_exactly_what_changed(t: TestStore) {
     let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
@@ -35,14 +46,7 @@ async fn replacing_a_users_memberships_reports_exactly_what_changed(t: TestStore
         .unwrap();
     assert!(same.is_empty(), "{same:?}");
 
-    let groups: Vec<GroupId> = t
-        .store
-        .list_user_groups(app, user)
-        .await
-        .unwrap()
-        .iter()
-        .map(|g| g.id)
-        .collect();
+    let groups = user_group_ids(&t, app, user).await;
     let mut bc = vec![b, c];
     bc.sort();
     assert_eq!(groups, bc);
@@ -220,9 +224,42 @@ async fn upsert_groups_batches_renames_and_keeps_first_seen_order(t: TestStore) 
     t.finish().await;
 }
 
+async fn concurrent_replacements_of_a_users_memberships_all_succeed_and_one_list_stays(
+    t: TestStore,
+) {
+    let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
+    let user = t.user(app, idp, "user_1").await;
+    let mut groups = Vec::new();
+    for i in 0..4 {
+        groups.push(t.group(app, &format!("org_{i}")).await);
+    }
+    // Sign-ins of the same user at once with different claims (more than the pooled
+    // connections): each replacement runs whole, one after the other.
+    let lists: Vec<Vec<GroupId>> = (0..12)
+        .map(|i| groups.iter().copied().skip(i % 4).collect())
+        .collect();
+    let results = futures::future::join_all(lists.iter().map(|list| {
+        t.store
+            .replace_user_memberships(app, user, list, EventSource::Jwt)
+    }))
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let stored = user_group_ids(&t, app, user).await;
+    assert!(
+        lists.iter().any(|list| {
+            let mut list = list.clone();
+            list.sort();
+            list == stored
+        }),
+        "{stored:?}"
+    );
+    t.finish().await;
+}
+
 contract_tests!(
     replacing_a_users_memberships_reports_exactly_what_changed,
     adding_and_removing_a_membership_says_whether_it_changed_anything,
     deleting_a_group_removes_its_members_and_a_returning_group_is_undeleted,
     upsert_groups_batches_renames_and_keeps_first_seen_order,
+    concurrent_replacements_of_a_users_memberships_all_succeed_and_one_list_stays,
 );

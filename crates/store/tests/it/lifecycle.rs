@@ -5,12 +5,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use alter_core::{
-    AppId, EventId, EventSource, ExternalUserId, GrantId, IdpKind, LifecycleEvent, LifecycleKind,
-    Principal, UserId, UserRef, UserStatus,
+    AppId, EventId, EventSource, ExternalUserId, GrantId, GroupId, IdpKind, LifecycleEvent,
+    LifecycleKind, Principal, UserId, UserRef, UserStatus,
 };
 use alter_store::{
-    Applied, LifecycleChange, NewGrant, OutboxMessage, OutboxTopic, StoreError, UserUpsert,
-    event_state_version, revocation_cause,
+    Applied, LifecycleChange, MembershipDiff, NewGrant, OutboxMessage, OutboxTopic, StoreError,
+    UserUpsert, event_state_version, revocation_cause,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
@@ -155,6 +155,27 @@ async fn active_refs(t: &TestStore, app: AppId, user: UserId) -> Vec<String> {
         .collect();
     refs.sort();
     refs
+}
+
+/// A sign-in whose token (issued at `issued_at`) lists exactly `group`: what it changed.
+async fn signed_in_with(
+    t: &TestStore,
+    app: AppId,
+    user: UserId,
+    group: GroupId,
+    issued_at: DateTime<Utc>,
+) -> MembershipDiff {
+    t.store
+        .replace_user_memberships_with(
+            app,
+            user,
+            &[group],
+            EventSource::Jwt,
+            Some(issued_at),
+            &alter_store::no_effects,
+        )
+        .await
+        .unwrap()
 }
 
 async fn r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_with_the_event_as_cause(
@@ -384,45 +405,12 @@ async fn r_rev_04_a_removed_membership_ends_that_users_group_access_and_the_grou
 
     // A token issued before the removal still lists the group: it does not bring the
     // membership back. One issued after it (re-added upstream) does.
-    let from_old_token = t
-        .store
-        .replace_user_memberships_with(
-            app,
-            ann,
-            &[team],
-            EventSource::Jwt,
-            Some(at(9)),
-            &alter_store::no_effects,
-        )
-        .await
-        .unwrap();
+    let from_old_token = signed_in_with(&t, app, ann, team, at(9)).await;
     assert!(from_old_token.is_empty(), "{from_old_token:?}");
     assert!(active_refs(&t, app, ann).await.is_empty());
-    let at_removal = t
-        .store
-        .replace_user_memberships_with(
-            app,
-            ann,
-            &[team],
-            EventSource::Jwt,
-            Some(at(11)),
-            &alter_store::no_effects,
-        )
-        .await
-        .unwrap();
+    let at_removal = signed_in_with(&t, app, ann, team, at(11)).await;
     assert!(at_removal.is_empty(), "the latest removal (11 s) wins");
-    let from_new_token = t
-        .store
-        .replace_user_memberships_with(
-            app,
-            ann,
-            &[team],
-            EventSource::Jwt,
-            Some(at(12)),
-            &alter_store::no_effects,
-        )
-        .await
-        .unwrap();
+    let from_new_token = signed_in_with(&t, app, ann, team, at(12)).await;
     assert_eq!(from_new_token.added, [team]);
     assert_eq!(active_refs(&t, app, ann).await, ["team"]);
     t.finish().await;
@@ -640,10 +628,9 @@ async fn an_okta_suspend_delivered_after_a_newer_unsuspend_is_stale_and_leaves_t
     t.finish().await;
 }
 
-#[tokio::test]
-async fn r_jwt_08_an_unknown_user_deprovisioned_is_kept_as_a_tombstone_and_a_later_sign_in_is_refused()
- {
-    let t = TestStore::new().await;
+async fn r_jwt_08_an_unknown_user_deprovisioned_is_kept_as_a_tombstone_and_a_later_sign_in_is_refused(
+    t: TestStore,
+) {
     let (app, idp) = t.app_with_idp(IdpKind::Auth0).await;
     let recorder = Recorder::new();
     let e = deprovisioned(app, 10, "auth0|ghost");
@@ -744,10 +731,9 @@ async fn r_rev_05_an_unknown_group_deleted_is_kept_as_a_deleted_group(t: TestSto
     t.finish().await;
 }
 
-#[tokio::test]
-async fn an_event_for_an_app_without_identity_provider_that_would_create_a_user_is_refused_and_not_recorded()
- {
-    let t = TestStore::new().await;
+async fn an_event_for_an_app_without_identity_provider_that_would_create_a_user_is_refused_and_not_recorded(
+    t: TestStore,
+) {
     let app = t.store.create_app("no idp").await.unwrap().id;
     let e = deprovisioned(app, 10, "auth0|ghost");
     let result = t
@@ -897,6 +883,42 @@ async fn app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants(
     t.finish().await;
 }
 
+async fn r_rev_04_a_removal_and_a_token_of_the_same_second_are_ordered_by_the_fraction(
+    t: TestStore,
+) {
+    let (app, idp) = t.app_with_idp(IdpKind::Clerk).await;
+    let ann = t.user(app, idp, "user_ann").await;
+    let team = t.group(app, "org_team").await;
+    t.store
+        .add_membership(app, ann, team, EventSource::Jwt)
+        .await
+        .unwrap();
+    let removed_at = at(10) + Duration::milliseconds(500);
+    let removal = event(
+        app,
+        removed_at,
+        LifecycleKind::MembershipRemoved {
+            user: user_ref("user_ann"),
+            group: ext_group("org_team"),
+        },
+    );
+    assert_eq!(
+        done(Recorder::new().apply(&t, &removal).await)
+            .memberships_removed
+            .len(),
+        1
+    );
+    // Tokens issued at the whole second and a quarter second later predate the removal;
+    // one issued a microsecond after it does not.
+    for issued_at in [at(10), at(10) + Duration::milliseconds(250), removed_at] {
+        let diff = signed_in_with(&t, app, ann, team, issued_at).await;
+        assert!(diff.is_empty(), "issued at {issued_at}: {diff:?}");
+    }
+    let later = signed_in_with(&t, app, ann, team, removed_at + Duration::microseconds(1)).await;
+    assert_eq!(later.added, [team]);
+    t.finish().await;
+}
+
 contract_tests!(
     r_rev_02_r_rev_06_deprovisioning_revokes_every_user_grant_with_the_event_as_cause,
     r_rev_03_suspension_keeps_the_grants_and_reactivation_restores_the_user,
@@ -909,4 +931,7 @@ contract_tests!(
     r_rev_05_an_unknown_group_deleted_is_kept_as_a_deleted_group,
     effects_are_written_only_when_the_event_changed_something,
     app_isolation_an_event_changes_only_its_own_apps_user_group_and_grants,
+    r_jwt_08_an_unknown_user_deprovisioned_is_kept_as_a_tombstone_and_a_later_sign_in_is_refused,
+    an_event_for_an_app_without_identity_provider_that_would_create_a_user_is_refused_and_not_recorded,
+    r_rev_04_a_removal_and_a_token_of_the_same_second_are_ordered_by_the_fraction,
 );

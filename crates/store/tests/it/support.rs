@@ -84,21 +84,6 @@ impl TestStore {
         }
     }
 
-    /// Runs `sql` with one UUID parameter on whichever database the test runs, as the
-    /// database owner would (the SQL must be valid there); the rows it changed.
-    pub async fn execute(&self, sql: &'static str, id: uuid::Uuid) -> Result<u64, sqlx::Error> {
-        match &self.backend {
-            TestBackend::Postgres(db) => {
-                let done = sqlx::query(sql).bind(id).execute(db.pool()).await?;
-                Ok(done.rows_affected())
-            }
-            TestBackend::Sqlite(db) => {
-                let done = sqlx::query(sql).bind(id).execute(db.store().pool()).await?;
-                Ok(done.rows_affected())
-            }
-        }
-    }
-
     /// How many outbox rows carry `message`'s ID: 1 when it was written with its change.
     pub async fn outbox_rows(&self, message: &OutboxMessage) -> i64 {
         self.count(
@@ -213,141 +198,66 @@ macro_rules! contract_tests {
 }
 pub(crate) use contract_tests;
 
-// ----------------------------------------------------------------------------------------
-// TEMPORARY (branch sqlite-rest), until the SQLite apps, IDPs, users, groups and secrets
-// land: the rows those aggregates create, through the store on PostgreSQL and by raw SQL on
-// SQLite, so that the suites of the aggregates ported first (audit, webhooks, directory runs,
-// directory sync) run on both adapters now. At the merge, drop the SQLite arms (each helper
-// then calls the store on both) or replace the calls with the store calls they stand for.
-// ----------------------------------------------------------------------------------------
+// Set-up helpers the audit, webhook, directory-run and directory-sync suites share.
 impl TestStore {
-    /// The SQLite store, for a raw insert; `None` on PostgreSQL.
-    fn sqlite_pool(&self) -> Option<sqlx::SqlitePool> {
-        match &self.backend {
-            TestBackend::Sqlite(db) => Some(db.store().pool().clone()),
-            TestBackend::Postgres(_) => None,
-        }
-    }
-
-    /// An app named `name` (`create_app`).
+    /// An app named `name`.
     pub async fn seed_app(&self, name: &str) -> AppId {
-        let Some(pool) = self.sqlite_pool() else {
-            return self.store.create_app(name).await.expect("create app").id;
-        };
-        let app = AppId::new();
-        sqlx::query("INSERT INTO apps (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(app.as_uuid())
-            .bind(name)
-            .bind(stored_now())
-            .execute(&pool)
-            .await
-            .expect("insert app");
-        app
+        self.store.create_app(name).await.expect("create app").id
     }
 
     /// An app with an IDP of `kind` ([`TestStore::app_with_idp`]).
     pub async fn seed_app_with_idp(&self, kind: IdpKind) -> (AppId, IdpId) {
-        let Some(pool) = self.sqlite_pool() else {
-            return self.app_with_idp(kind).await;
-        };
-        let app = self.seed_app("test app").await;
-        let idp = IdpId::new();
-        let new = new_idp(kind);
-        sqlx::query(
-            "INSERT INTO identity_providers (id, app_id, kind, issuer, jwks_uri, audience, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(idp.as_uuid())
-        .bind(app.as_uuid())
-        .bind(kind.as_str())
-        .bind(&new.issuer)
-        .bind(&new.jwks_uri)
-        .bind(&new.audience)
-        .bind(stored_now())
-        .execute(&pool)
-        .await
-        .expect("insert identity provider");
-        (app, idp)
+        self.app_with_idp(kind).await
     }
 
     /// An active user ([`TestStore::user`]).
     pub async fn seed_user(&self, app: AppId, idp: IdpId, external: &str) -> UserId {
-        let Some(pool) = self.sqlite_pool() else {
-            return self.user(app, idp, external).await;
-        };
-        let user = UserId::new();
-        sqlx::query(
-            "INSERT INTO users (id, app_id, idp_id, external_id, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'active', $5, $5)",
-        )
-        .bind(user.as_uuid())
-        .bind(app.as_uuid())
-        .bind(idp.as_uuid())
-        .bind(external)
-        .bind(stored_now())
-        .execute(&pool)
-        .await
-        .expect("insert user");
-        user
+        self.user(app, idp, external).await
     }
 
     /// A group ([`TestStore::group`]), marked deleted when `deleted`.
     pub async fn seed_group(&self, app: AppId, external: &str, deleted: bool) -> GroupId {
-        let Some(pool) = self.sqlite_pool() else {
-            let group = self.group(app, external).await;
-            if deleted {
-                self.store
-                    .mark_group_deleted(app, group)
-                    .await
-                    .expect("mark group deleted");
-            }
-            return group;
-        };
-        let group = GroupId::new();
-        let now = stored_now();
-        sqlx::query(
-            "INSERT INTO groups (id, app_id, external_id, name, deleted_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $3, $4, $5, $5)",
-        )
-        .bind(group.as_uuid())
-        .bind(app.as_uuid())
-        .bind(external)
-        .bind(deleted.then_some(now))
-        .bind(now)
-        .execute(&pool)
-        .await
-        .expect("insert group");
+        let group = self.group(app, external).await;
+        if deleted {
+            self.store
+                .mark_group_deleted(app, group)
+                .await
+                .expect("mark group deleted");
+        }
         group
     }
 
     /// A directory credential for the IDP (`put_secret`).
     pub async fn seed_directory_credential(&self, app: AppId, idp: IdpId, sealed: &SealedSecret) {
-        let Some(pool) = self.sqlite_pool() else {
-            self.store
-                .put_secret(app, idp, SecretPurpose::DirectoryCredential, sealed)
-                .await
-                .expect("put directory credential");
-            return;
-        };
-        sqlx::query(
-            "INSERT INTO sealed_secrets (app_id, idp_id, purpose, ciphertext, nonce, key_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(app.as_uuid())
-        .bind(idp.as_uuid())
-        .bind(SecretPurpose::DirectoryCredential.as_str())
-        .bind(&sealed.ciphertext)
-        .bind(&sealed.nonce)
-        .bind(&sealed.key_id)
-        .bind(stored_now())
-        .execute(&pool)
-        .await
-        .expect("insert directory credential");
+        self.store
+            .put_secret(app, idp, SecretPurpose::DirectoryCredential, sealed)
+            .await
+            .expect("put directory credential");
     }
 }
 
-/// Now, at the precision the stores keep.
-fn stored_now() -> chrono::DateTime<chrono::Utc> {
-    alter_store::audit_chain::to_stored_precision(chrono::Utc::now())
+// --- SQL on either backend (added with the SQLite port of users, groups, grants, lifecycle).
+
+impl TestStore {
+    /// Runs one statement with UUID parameters on whichever database the test runs, as a
+    /// test that checks what the schema itself refuses (the SQL must be valid on both).
+    pub async fn execute(&self, sql: &'static str, ids: &[uuid::Uuid]) -> Result<u64, sqlx::Error> {
+        match &self.backend {
+            TestBackend::Postgres(db) => {
+                let mut query = sqlx::query(sql);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                Ok(query.execute(db.pool()).await?.rows_affected())
+            }
+            TestBackend::Sqlite(db) => {
+                let store = db.store();
+                let mut query = sqlx::query(sql);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                Ok(query.execute(store.pool()).await?.rows_affected())
+            }
+        }
+    }
 }
-// ------------------------------------------------------------------ end of TEMPORARY block

@@ -262,10 +262,44 @@ async fn users_page_in_id_order(t: TestStore) {
     t.finish().await;
 }
 
+async fn concurrent_writers_of_one_user_all_succeed_and_the_newest_version_wins(t: TestStore) {
+    let (app, idp) = t.app_with_idp(IdpKind::Okta).await;
+    // Sign-ins of a user never seen, at once (more than the pooled connections): one creates
+    // the user, every other finds it; nobody fails on a lock or a duplicate.
+    let jit = UserUpsert::jit(ext_user("00u1"), Some("a@x.io".into()), None);
+    let signed_in = futures::future::join_all((0..12).map(|_| t.store.upsert_user(app, idp, &jit)))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>();
+    assert_eq!(signed_in.iter().filter(|u| u.created).count(), 1);
+    let id = signed_in[0].user.id;
+    assert!(signed_in.iter().all(|u| u.user.id == id));
+
+    // Status changes of that user at once, in any order: the newest version is what stays.
+    let changes = futures::future::join_all((1..=12).map(|version| {
+        let status = if version % 2 == 0 {
+            UserStatus::Suspended
+        } else {
+            UserStatus::Active
+        };
+        t.store.set_user_status(app, id, status, version)
+    }))
+    .await;
+    assert!(changes.iter().all(Result::is_ok), "{changes:?}");
+    let stored = t.store.get_user(app, id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.state_version),
+        (UserStatus::Suspended, 12)
+    );
+    t.finish().await;
+}
+
 contract_tests!(
     r_jwt_06_upsert_creates_once_then_reports_unchanged_without_writing,
     upsert_updates_a_changed_profile_and_keeps_fields_it_does_not_know,
     state_version_an_older_status_change_never_overrides_a_newer_one,
     upsert_users_batch_reports_created_updated_and_unchanged_in_input_order,
     users_page_in_id_order,
+    concurrent_writers_of_one_user_all_succeed_and_the_newest_version_wins,
 );
