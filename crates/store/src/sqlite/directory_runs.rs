@@ -105,6 +105,7 @@ impl DirectoryRunStore for SqliteStore {
     }
 
     async fn heartbeat_run(&self, app: AppId, run: RunId, counts: &RunCounts) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         let query = sqlx::query(concat!(
             "UPDATE directory_runs SET ",
             crate::directory_run_set_counts!(),

@@ -223,6 +223,7 @@ impl GrantStore for SqliteStore {
         user: UserId,
         by: &RevokedBy,
     ) -> StoreResult<Vec<Grant>> {
+        let _turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await?;
         revoke_all_on(&mut conn, app, RevokeAll::User(user), by).await
     }
@@ -233,6 +234,7 @@ impl GrantStore for SqliteStore {
         group: GroupId,
         by: &RevokedBy,
     ) -> StoreResult<Vec<Grant>> {
+        let _turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await?;
         revoke_all_on(&mut conn, app, RevokeAll::Group(group), by).await
     }

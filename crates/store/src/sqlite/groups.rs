@@ -249,6 +249,7 @@ impl GroupStore for SqliteStore {
         group: GroupId,
         source: EventSource,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query(
             "INSERT INTO memberships (app_id, user_id, group_id, source, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -271,6 +272,7 @@ impl GroupStore for SqliteStore {
         user: UserId,
         group: GroupId,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await?;
         remove_membership_on(&mut conn, app, user, group).await
     }

@@ -32,7 +32,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::error::StoreResult;
 
@@ -48,6 +49,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Wakes this process's outbox relay after a commit that wrote messages.
     signal: Arc<crate::outbox::OutboxSignal>,
+    /// One writer at a time in this process (SQLite allows one anyway).
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -71,6 +74,7 @@ impl SqliteStore {
         let store = Self {
             pool,
             signal: Arc::default(),
+            writers: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -92,10 +96,48 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    /// A transaction that will write: takes SQLite's write lock at `BEGIN` (waiting up to
-    /// the busy timeout for another writer), so it cannot fail later on a lock upgrade.
-    pub(crate) async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A transaction that will write. It first waits its turn among this process's writers
+    /// (an async queue, so a waiting writer is woken the moment the previous one ends rather
+    /// than by SQLite's busy handler, which sleeps 1, 2, 5, 10, 15… ms between tries), then
+    /// takes SQLite's write lock at `BEGIN`, so it cannot fail later on a lock upgrade.
+    pub(crate) async fn write_tx(&self) -> StoreResult<WriteTx> {
+        let turn = self.write_turn().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// This process's turn to write, for a single statement that writes outside
+    /// [`write_tx`](Self::write_tx). Held until dropped.
+    pub(crate) async fn write_turn(&self) -> OwnedMutexGuard<()> {
+        self.writers.clone().lock_owned().await
+    }
+}
+
+/// A write transaction holding this process's writer turn (see [`SqliteStore::write_tx`]).
+/// Derefs to the connection; commit with [`WriteTx::commit`], or drop to roll back.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    /// Commits, then gives the turn to the next writer.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
     }
 }
 

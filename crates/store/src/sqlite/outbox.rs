@@ -9,10 +9,10 @@ use alter_core::AppId;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::{SqliteStore, now};
+use super::{SqliteStore, WriteTx, now};
 use crate::common::corrupt;
 use crate::error::{StoreError, StoreResult};
 use crate::outbox::{
@@ -51,7 +51,7 @@ impl SqliteStore {
     /// Writes the change's side effects and commits; wakes the relay when there were any.
     pub(crate) async fn commit_with(
         &self,
-        mut tx: Transaction<'static, Sqlite>,
+        mut tx: WriteTx,
         messages: Vec<OutboxMessage>,
     ) -> StoreResult<()> {
         write_messages(&mut tx, &messages).await?;
@@ -135,6 +135,7 @@ impl OutboxStore for SqliteStore {
         let now = now();
         let until =
             now + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::days(365));
+        let _turn = self.write_turn().await;
         let rows = sqlx::query(
             "UPDATE outbox SET leased_until = $3, attempts = attempts + 1 \
              WHERE seq IN (SELECT seq FROM outbox WHERE sent_at IS NULL \
@@ -158,6 +159,7 @@ impl OutboxStore for SqliteStore {
         if seqs.is_empty() {
             return Ok(());
         }
+        let _turn = self.write_turn().await;
         sqlx::query(
             "UPDATE outbox SET sent_at = $2, leased_until = NULL \
              WHERE seq IN (SELECT value FROM json_each($1))",
@@ -173,6 +175,7 @@ impl OutboxStore for SqliteStore {
         if seqs.is_empty() {
             return Ok(());
         }
+        let _turn = self.write_turn().await;
         sqlx::query(
             "UPDATE outbox SET leased_until = NULL \
              WHERE seq IN (SELECT value FROM json_each($1)) AND sent_at IS NULL",
@@ -196,6 +199,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn purge_outbox(&self, sent_before: DateTime<Utc>) -> StoreResult<u64> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
             .bind(sent_before)
             .execute(&self.pool)

@@ -39,6 +39,7 @@ impl ProcessedEvents for SqliteStore {
         consumer: &str,
         event: EventId,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await?;
         mark_processed_on(&mut conn, app, consumer, event).await
     }

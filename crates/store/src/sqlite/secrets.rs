@@ -73,6 +73,7 @@ impl SecretStore for SqliteStore {
         idp: IdpId,
         purpose: SecretPurpose,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "DELETE FROM sealed_secrets WHERE app_id = $1 AND idp_id = $2 AND purpose = $3",
         )
