@@ -14,6 +14,7 @@ pub mod event_bus;
 pub mod invalidation;
 pub mod jetstream;
 pub mod names;
+mod outgoing;
 #[cfg(feature = "testing")]
 pub mod testing;
 
