@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use alter_core::{AppId, EventId, EventSource};
+use alter_core::{AppId, EventId, EventSource, FieldError};
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector};
 
@@ -70,6 +70,24 @@ impl Headers {
             headers.insert(name.as_str(), value.as_str());
         }
         headers
+    }
+
+    /// The headers as JSON (`{"Nats-Msg-Id":"…",…}`), as the embedded bus stores them.
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
+        )
+        .to_string()
+    }
+
+    /// Reads headers stored by [`to_json`](Self::to_json); the error names `headers`.
+    pub(crate) fn from_json(json: &str) -> Result<Self, FieldError> {
+        serde_json::from_str(json).map(Self).map_err(|e| {
+            FieldError::new("headers", format!("is not a JSON object of strings: {e}"))
+        })
     }
 }
 
