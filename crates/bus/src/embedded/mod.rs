@@ -284,6 +284,22 @@ impl EmbeddedBus {
         }))
     }
 
+    /// Stores one message as given, e.g. a malformed payload without headers (tests).
+    #[cfg(feature = "testing")]
+    pub(crate) async fn publish_raw(
+        &self,
+        kind: StreamKind,
+        subject: &str,
+        payload: &[u8],
+    ) -> Result<PublishReceipt, BusError> {
+        let message = Outgoing {
+            subject: subject.to_owned(),
+            headers: Headers::default(),
+            payload: bytes::Bytes::copy_from_slice(payload),
+        };
+        self.publish_one(kind, message).await
+    }
+
     async fn publish(
         &self,
         kind: StreamKind,
