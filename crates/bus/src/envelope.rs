@@ -1,9 +1,10 @@
-//! The message envelope: metadata that travels in NATS headers beside the payload, so that
-//! routing, deduplication and tracing never need to decode the body.
+//! The message envelope: metadata that travels in headers beside the payload (NATS headers
+//! on JetStream, a JSON column in the embedded bus), so that routing, deduplication and
+//! tracing never need to decode the body.
 //!
 //! | header            | value                                                        |
 //! |-------------------|--------------------------------------------------------------|
-//! | `Nats-Msg-Id`     | the event ID; JetStream drops a second publish within the duplicate window |
+//! | `Nats-Msg-Id`     | the event ID; the stream drops a second publish within the duplicate window |
 //! | `Alter-App-Id`    | the app the event belongs to                                 |
 //! | `Alter-Source`    | `jwt`, `webhook`, `directory_sync` or `admin`                |
 //! | `Alter-Event-Kind`| the subject's kind token, e.g. `user_suspended`              |
@@ -14,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use alter_core::{AppId, EventId, EventSource};
+use alter_core::{AppId, EventId, EventSource, FieldError};
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::{Extractor, Injector};
 
@@ -61,6 +62,33 @@ impl Headers {
         }
         Self(map)
     }
+
+    /// The same headers as a NATS header map, for publishing.
+    pub(crate) fn to_nats(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.0 {
+            headers.insert(name.as_str(), value.as_str());
+        }
+        headers
+    }
+
+    /// The headers as JSON (`{"Nats-Msg-Id":"…",…}`), as the embedded bus stores them.
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
+        )
+        .to_string()
+    }
+
+    /// Reads headers stored by [`to_json`](Self::to_json); the error names `headers`.
+    pub(crate) fn from_json(json: &str) -> Result<Self, FieldError> {
+        serde_json::from_str(json).map(Self).map_err(|e| {
+            FieldError::new("headers", format!("is not a JSON object of strings: {e}"))
+        })
+    }
 }
 
 impl Extractor for Headers {
@@ -73,39 +101,39 @@ impl Extractor for Headers {
     }
 }
 
-/// Writes propagator output into NATS headers.
-struct NatsInjector<'a>(&'a mut HeaderMap);
-
-impl Injector for NatsInjector<'_> {
+/// Keeps the propagator output that NATS headers can carry. A propagator's output is not
+/// ours to trust: what NATS cannot carry is skipped (rather than panicking in
+/// `HeaderMap::insert`), the same for every adapter, so the envelope does not depend on the
+/// transport.
+impl Injector for Headers {
     fn set(&mut self, key: &str, value: String) {
-        // A propagator's output is not ours to trust: skip what NATS cannot carry rather than
-        // panic in `HeaderMap::insert`.
-        if let (Ok(name), Ok(value)) = (key.parse::<HeaderName>(), value.parse::<HeaderValue>()) {
-            self.0.insert(name, value);
+        if key.parse::<HeaderName>().is_ok() && value.parse::<HeaderValue>().is_ok() {
+            self.0.insert(key.to_owned(), value);
         }
     }
 }
 
 /// Adds the current OpenTelemetry context (`traceparent`, `tracestate`) to `headers`.
-pub(crate) fn inject_current_trace(headers: &mut HeaderMap) {
+pub(crate) fn inject_current_trace(headers: &mut Headers) {
     let cx = opentelemetry::Context::current();
-    opentelemetry::global::get_text_map_propagator(|p| {
-        p.inject_context(&cx, &mut NatsInjector(headers))
-    });
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, headers));
 }
 
-/// The headers of a JetStream event publish.
+/// The envelope of an event publish (lifecycle event or audit record), with the current
+/// trace context.
 pub(crate) fn event_headers(
     event_id: EventId,
     app_id: AppId,
     source: EventSource,
     kind: &str,
-) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(MSG_ID, event_id.to_string().as_str());
-    headers.insert(APP_ID, app_id.to_string().as_str());
-    headers.insert(SOURCE, source.as_str());
-    headers.insert(EVENT_KIND, kind);
+) -> Headers {
+    let mut headers = Headers::default();
+    headers.0.insert(MSG_ID.to_owned(), event_id.to_string());
+    headers.0.insert(APP_ID.to_owned(), app_id.to_string());
+    headers
+        .0
+        .insert(SOURCE.to_owned(), source.as_str().to_owned());
+    headers.0.insert(EVENT_KIND.to_owned(), kind.to_owned());
     inject_current_trace(&mut headers);
     headers
 }

@@ -1,9 +1,10 @@
 //! The bus's one error type. Each variant says what failed (which stream, subject or field)
-//! and what to do about it; async-nats errors are kept as the source.
+//! and what to do about it; async-nats and sqlx errors are kept as the source.
 
 use alter_core::FieldError;
 
-/// A boxed error from the NATS client, kept as the source of a [`BusError`].
+/// A boxed error from the transport (the NATS client, or SQLite for the embedded bus), kept
+/// as the source of a [`BusError`].
 pub type NatsError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything the bus can fail with.
@@ -53,6 +54,17 @@ pub enum BusError {
         "the connection to NATS is down ({reason}); cache invalidations are not being received"
     )]
     Disconnected { reason: String },
+
+    /// The embedded bus's SQLite file could not be opened, migrated, read or written (`what`
+    /// says which step). Publishes that fail this way report [`BusError::Publish`] instead.
+    #[error(
+        "embedded bus store {path}: {what} failed: {source}; check that the file's directory exists and is writable, that the disk is not full, and that no other program holds the file locked"
+    )]
+    EmbeddedStore {
+        path: String,
+        what: String,
+        source: NatsError,
+    },
 
     /// Acknowledging (ack, nak, term) a delivery failed; the server will redeliver it after
     /// the ack wait.

@@ -6,21 +6,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use alter_core::{AppId, FieldError, LifecycleEvent};
-use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind, consumer::pull, context::PublishAckFuture, stream};
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 
-use crate::audit::{AuditRecord, decode_audit, encode_audit};
-use crate::codec::{decode_lifecycle, encode_lifecycle};
+use crate::audit::{AuditRecord, decode_audit};
+use crate::codec::decode_lifecycle;
 use crate::delivery::{AckHandle, Deliveries, Delivery};
-use crate::envelope::{Headers, event_headers, inject_current_trace};
+use crate::envelope::{Headers, inject_current_trace};
 use crate::error::BusError;
 use crate::event_bus::{EventBus, Invalidations, PublishReceipt};
 use crate::invalidation::{Invalidation, InvalidationNotice, decode_invalidation};
-use crate::names::{BusNames, StreamKind};
+use crate::names::{BusNames, StreamKind, validate_durable_name};
+use crate::outgoing::Outgoing;
 
 /// Durable consumer names, one per consuming service.
 pub mod consumers {
@@ -110,34 +109,6 @@ fn gap_reason(event: &async_nats::Event, was_disconnected: &AtomicBool) -> Optio
             Some("the connection to NATS was re-established")
         }
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod gap_tests {
-    use super::*;
-    use async_nats::Event;
-
-    #[test]
-    fn slow_consumer_and_reconnects_are_gaps_but_the_first_connect_is_not() {
-        let flag = AtomicBool::new(false);
-        assert_eq!(
-            gap_reason(&Event::Connected, &flag),
-            None,
-            "initial connect"
-        );
-        assert!(gap_reason(&Event::SlowConsumer(7), &flag).is_some());
-        assert!(gap_reason(&Event::Disconnected, &flag).is_some());
-        assert!(
-            gap_reason(&Event::Connected, &flag).is_some(),
-            "reconnect after a loss"
-        );
-        assert_eq!(
-            gap_reason(&Event::Connected, &flag),
-            None,
-            "no second gap for one loss"
-        );
-        assert_eq!(gap_reason(&Event::LameDuckMode, &flag), None);
     }
 }
 
@@ -296,15 +267,9 @@ impl Bus {
 
     /// Publishes one audit record on `<p>alter.audit.<app>.<kind>` and waits for the ack.
     pub async fn publish_audit(&self, record: &AuditRecord) -> Result<PublishReceipt, BusError> {
-        let kind = record.subject_token();
-        let subject = self.names.audit_subject(record.app_id, kind);
-        let payload = encode_audit(record).map_err(|e| BusError::Encode {
-            subject: subject.clone(),
-            message: e.to_string(),
-        })?;
-        let headers = event_headers(record.event_id, record.app_id, record.source, kind);
-        let pending = self.send(&subject, headers, payload).await?;
-        await_ack(subject, pending).await
+        let message = Outgoing::audit(&self.names, record)?;
+        let pending = self.send(&message).await?;
+        await_ack(message.subject, pending).await
     }
 
     /// Publishes an invalidation on `<p>alter.invalidate.<app>` and flushes it to the server,
@@ -319,10 +284,10 @@ impl Bus {
             subject: subject.clone(),
             message: e.to_string(),
         })?;
-        let mut headers = HeaderMap::new();
+        let mut headers = Headers::default();
         inject_current_trace(&mut headers);
         self.client
-            .publish_with_headers(subject.clone(), headers, payload.into())
+            .publish_with_headers(subject.clone(), headers.to_nats(), payload.into())
             .await
             .map_err(|e| BusError::publish(subject.clone(), e))?;
         self.client
@@ -410,25 +375,20 @@ impl Bus {
         &self,
         event: &LifecycleEvent,
     ) -> Result<(String, PublishAckFuture), BusError> {
-        let kind = event.kind.subject_token();
-        let subject = self.names.lifecycle_subject(event.app_id, kind);
-        let headers = event_headers(event.event_id, event.app_id, event.source, kind);
-        let pending = self
-            .send(&subject, headers, encode_lifecycle(event))
-            .await?;
-        Ok((subject, pending))
+        let message = Outgoing::lifecycle(&self.names, event);
+        let pending = self.send(&message).await?;
+        Ok((message.subject, pending))
     }
 
-    async fn send(
-        &self,
-        subject: &str,
-        headers: HeaderMap,
-        payload: Bytes,
-    ) -> Result<PublishAckFuture, BusError> {
+    async fn send(&self, message: &Outgoing) -> Result<PublishAckFuture, BusError> {
         self.jetstream
-            .publish_with_headers(subject.to_owned(), headers, payload)
+            .publish_with_headers(
+                message.subject.clone(),
+                message.headers.to_nats(),
+                message.payload.clone(),
+            )
             .await
-            .map_err(|e| BusError::publish(subject, e))
+            .map_err(|e| BusError::publish(message.subject.as_str(), e))
     }
 
     async fn deliveries<T: Send + 'static>(
@@ -552,23 +512,6 @@ impl AckHandle for JetStreamAck {
     }
 }
 
-fn validate_durable_name(name: &str) -> Result<(), BusError> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(BusError::Config(FieldError::new(
-            "durable_name",
-            format!(
-                "must be 1 to 64 ASCII letters, digits, '_' or '-' (e.g. \"grant-revoker\"); got {name:?}"
-            ),
-        )));
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl EventBus for Bus {
     async fn publish_lifecycle(&self, event: &LifecycleEvent) -> Result<PublishReceipt, BusError> {
@@ -614,19 +557,29 @@ impl EventBus for Bus {
 }
 
 #[cfg(test)]
-mod tests {
+mod gap_tests {
     use super::*;
+    use async_nats::Event;
 
     #[test]
-    fn durable_names_are_checked() {
-        assert!(validate_durable_name(consumers::GRANT_REVOKER).is_ok());
-        assert!(validate_durable_name(consumers::AUDIT_WRITER).is_ok());
-        for bad in ["", "a.b", "a b", "a*", &"x".repeat(65)] {
-            let err = validate_durable_name(bad).unwrap_err();
-            assert!(
-                matches!(&err, BusError::Config(e) if e.field == "durable_name"),
-                "{bad:?}"
-            );
-        }
+    fn slow_consumer_and_reconnects_are_gaps_but_the_first_connect_is_not() {
+        let flag = AtomicBool::new(false);
+        assert_eq!(
+            gap_reason(&Event::Connected, &flag),
+            None,
+            "initial connect"
+        );
+        assert!(gap_reason(&Event::SlowConsumer(7), &flag).is_some());
+        assert!(gap_reason(&Event::Disconnected, &flag).is_some());
+        assert!(
+            gap_reason(&Event::Connected, &flag).is_some(),
+            "reconnect after a loss"
+        );
+        assert_eq!(
+            gap_reason(&Event::Connected, &flag),
+            None,
+            "no second gap for one loss"
+        );
+        assert_eq!(gap_reason(&Event::LameDuckMode, &flag), None);
     }
 }

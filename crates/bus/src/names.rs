@@ -147,6 +147,25 @@ impl BusNames {
     }
 }
 
+/// Checks a durable consumer name (the same rule for every adapter: JetStream's, which allows
+/// no `.`, `*`, `>` or spaces); the error names `durable_name`.
+pub(crate) fn validate_durable_name(name: &str) -> Result<(), BusError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(BusError::Config(FieldError::new(
+            "durable_name",
+            format!(
+                "must be 1 to 64 ASCII letters, digits, '_' or '-' (e.g. \"grant-revoker\"); got {name:?}"
+            ),
+        )));
+    }
+    Ok(())
+}
+
 fn kind_token(kind: StreamKind) -> &'static str {
     match kind {
         StreamKind::Lifecycle => "lifecycle",
@@ -238,5 +257,18 @@ mod tests {
                 .field,
             "subject.app_id"
         );
+    }
+
+    #[test]
+    fn durable_names_are_checked() {
+        assert!(validate_durable_name(crate::consumers::GRANT_REVOKER).is_ok());
+        assert!(validate_durable_name(crate::consumers::AUDIT_WRITER).is_ok());
+        for bad in ["", "a.b", "a b", "a*", &"x".repeat(65)] {
+            let err = validate_durable_name(bad).unwrap_err();
+            assert!(
+                matches!(&err, BusError::Config(e) if e.field == "durable_name"),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -1,9 +1,13 @@
 //! Test kit: a [`Bus`] on a fresh random prefix against the local NATS server, so tests run
-//! in parallel on one server without seeing each other. Enabled by the `testing` feature.
+//! in parallel on one server without seeing each other, and an [`EmbeddedBus`] in its own
+//! temporary directory. Enabled by the `testing` feature.
 
 use std::ops::Deref;
+use std::path::PathBuf;
 
+use crate::embedded::{EmbeddedBus, EmbeddedBusConfig};
 use crate::error::BusError;
+use crate::event_bus::PublishReceipt;
 use crate::jetstream::{Bus, BusConfig};
 use crate::names::StreamKind;
 
@@ -46,9 +50,18 @@ impl TestBus {
 
     /// A test bus on a given prefix (e.g. a second handle on another bus's prefix).
     pub async fn with_prefix(prefix: &str) -> Result<Self, BusError> {
-        let config = BusConfig::new(test_nats_url(), prefix).with_name("alter-bus-test");
         Ok(Self {
-            bus: Bus::connect(config).await?,
+            bus: Bus::connect(test_config(prefix)).await?,
+        })
+    }
+
+    /// A test bus on a unique prefix with settings changed by `configure` (e.g. a short
+    /// `ack_wait` for a redelivery test).
+    pub async fn with_config(
+        configure: impl FnOnce(BusConfig) -> BusConfig,
+    ) -> Result<Self, BusError> {
+        Ok(Self {
+            bus: Bus::connect(configure(test_config(&unique_prefix()))).await?,
         })
     }
 
@@ -81,3 +94,97 @@ impl Deref for TestBus {
         &self.bus
     }
 }
+
+fn test_config(prefix: &str) -> BusConfig {
+    BusConfig::new(test_nats_url(), prefix).with_name("alter-bus-test")
+}
+
+/// An [`EmbeddedBus`] on a file in a fresh temporary directory, deleted when this is dropped;
+/// derefs to the bus. [`restart`](Self::restart) and [`crash`](Self::crash) reopen the same
+/// file.
+#[derive(Debug)]
+pub struct TestEmbeddedBus {
+    bus: EmbeddedBus,
+    config: EmbeddedBusConfig,
+    // Dropped last: the directory outlives the bus.
+    dir: tempfile::TempDir,
+}
+
+impl TestEmbeddedBus {
+    /// A bus with the default settings. Panics when the temporary file cannot be created: a
+    /// test kit fails loudly.
+    #[allow(
+        clippy::panic,
+        reason = "test kit: a failed setup must fail the test with the reason"
+    )]
+    pub async fn new() -> Self {
+        match Self::with_config(EmbeddedBusConfig::default()).await {
+            Ok(bus) => bus,
+            Err(e) => panic!("TestEmbeddedBus: {e}"),
+        }
+    }
+
+    /// A bus with the given settings.
+    pub async fn with_config(config: EmbeddedBusConfig) -> Result<Self, BusError> {
+        let dir = tempfile::Builder::new()
+            .prefix("alter-bus-")
+            .tempdir()
+            .map_err(|e| BusError::EmbeddedStore {
+                path: std::env::temp_dir().display().to_string(),
+                what: "creating a temporary directory".to_owned(),
+                source: e.into(),
+            })?;
+        let bus = EmbeddedBus::open(&dir.path().join(FILE_NAME), config.clone()).await?;
+        Ok(Self { bus, config, dir })
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &EmbeddedBus {
+        &self.bus
+    }
+
+    /// The SQLite file.
+    pub fn file(&self) -> PathBuf {
+        self.dir.path().join(FILE_NAME)
+    }
+
+    /// A clean restart: closes the file (what is in flight stays unacked) and opens it again.
+    /// Streams and deliveries from before fail from now on.
+    pub async fn restart(self) -> Result<Self, BusError> {
+        self.bus.close().await;
+        self.reopen().await
+    }
+
+    /// A crash: drops this handle without closing anything and opens the file again. Drop
+    /// every stream and delivery of the old bus first, as a crash would.
+    pub async fn crash(self) -> Result<Self, BusError> {
+        self.reopen().await
+    }
+
+    async fn reopen(self) -> Result<Self, BusError> {
+        let Self { bus, config, dir } = self;
+        drop(bus);
+        let bus = EmbeddedBus::open(&dir.path().join(FILE_NAME), config.clone()).await?;
+        Ok(Self { bus, config, dir })
+    }
+
+    /// Stores a message as given, without envelope headers (e.g. a malformed payload).
+    pub async fn publish_raw(
+        &self,
+        kind: StreamKind,
+        subject: &str,
+        payload: &[u8],
+    ) -> Result<PublishReceipt, BusError> {
+        self.bus.publish_raw(kind, subject, payload).await
+    }
+}
+
+impl Deref for TestEmbeddedBus {
+    type Target = EmbeddedBus;
+
+    fn deref(&self) -> &EmbeddedBus {
+        &self.bus
+    }
+}
+
+const FILE_NAME: &str = "bus.sqlite";

@@ -1,13 +1,42 @@
-//! Integration tests of the JetStream bus against the real local NATS server
-//! (`scripts/services.sh up`; `ALTER_TEST_NATS_URL`). Each test runs on its own prefix.
+//! Integration tests of both bus adapters. The contract cases (`publish`, `consume`,
+//! `invalidation`) are written once against `Arc<dyn EventBus>` and run twice, as
+//! `<module>::jetstream::<case>` against the real local NATS server (`scripts/services.sh up`;
+//! `ALTER_TEST_NATS_URL`; each test on its own prefix) and as `<module>::embedded::<case>` on
+//! a fresh SQLite file. `jetstream` and `embedded` hold what only one adapter has.
 
 // Test helpers fail the test on unexpected results.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+/// Runs each named contract case, an `async fn case(adapter: Adapter)` of the invoking
+/// module, once per adapter: as `jetstream::case` and as `embedded::case`.
+macro_rules! contract {
+    ($($case:ident),+ $(,)?) => {
+        mod jetstream {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case($crate::harness::Adapter::JetStream).await;
+                }
+            )+
+        }
+
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case($crate::harness::Adapter::Embedded).await;
+                }
+            )+
+        }
+    };
+}
 
 mod consume;
+mod embedded;
+mod harness;
 mod invalidation;
+mod jetstream;
 mod publish;
-mod setup;
 
 use std::time::Duration;
 
@@ -65,15 +94,6 @@ async fn next<T>(stream: &mut (impl Stream<Item = T> + Unpin)) -> T {
 /// The next successfully decoded delivery.
 async fn next_delivery<T>(deliveries: &mut Deliveries<T>) -> Delivery<T> {
     next(deliveries).await.expect("delivery")
-}
-
-async fn stream_messages(bus: &TestBus, kind: StreamKind) -> u64 {
-    let mut stream = bus
-        .jetstream()
-        .get_stream(bus.names().stream(kind))
-        .await
-        .unwrap();
-    stream.info().await.unwrap().state.messages
 }
 
 async fn consumer_info(bus: &TestBus, kind: StreamKind, durable: &str) -> consumer::Info {
