@@ -141,7 +141,7 @@ impl ServiceHost {
         };
         let result = tonic::transport::Server::builder()
             .add_routes(all)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
+            .serve_with_incoming_shutdown(no_delay(TcpListenerStream::new(listener)), stopping)
             .await
             .map_err(|e| HostError::Serve("gRPC", e.into()));
         shutdown.cancel();
@@ -188,6 +188,7 @@ impl ServiceHost {
             "serving HTTP"
         );
         let token = shutdown.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, set_no_delay);
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move { token.cancelled().await })
             .await
@@ -197,6 +198,28 @@ impl ServiceHost {
         tracing::info!(service = name, "stopped");
         result
     }
+}
+
+/// Sends every response at once (`TCP_NODELAY`). A gRPC or HTTP/1 answer is written in a
+/// few small writes (headers, data, trailers); with Nagle's algorithm on, the later ones wait
+/// for the client's ACK of the first, which Linux may delay by 40 ms. tonic sets this only
+/// for listeners it binds itself, axum not at all.
+fn set_no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "could not set TCP_NODELAY on an accepted connection");
+    }
+}
+
+/// [`set_no_delay`] on every connection the stream accepts.
+fn no_delay(
+    incoming: TcpListenerStream,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures::StreamExt::map(incoming, |accepted| {
+        accepted.map(|mut stream| {
+            set_no_delay(&mut stream);
+            stream
+        })
+    })
 }
 
 fn spawn_admin(
@@ -214,4 +237,29 @@ fn spawn_admin(
             tracing::error!(service = name, error = %e, "admin server failed");
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use futures::StreamExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_grpc_connections_send_without_nagle_delay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut incoming = Box::pin(no_delay(TcpListenerStream::new(listener)));
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let accepted = incoming.next().await.unwrap().unwrap();
+        assert!(
+            accepted.nodelay().unwrap(),
+            "TCP_NODELAY is set on the accepted connection"
+        );
+        // What the setting changes: a fresh socket has Nagle's algorithm on.
+        let plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(!plain.nodelay().unwrap());
+    }
 }
