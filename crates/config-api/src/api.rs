@@ -181,6 +181,11 @@ impl AdminApi {
             suggested_audience: recognised
                 .as_ref()
                 .and_then(|r| r.suggested_audience())
+                .or_else(|| {
+                    // Okta's built-in server on a custom domain: the same default audience.
+                    (layout == Some(IdpKind::Okta) && issuer.as_str().ends_with("/oauth2/default"))
+                        .then_some("api://default")
+                })
                 .unwrap_or_default()
                 .to_owned(),
         })

@@ -68,6 +68,12 @@ async fn r_cfg_03_discovery_matches_the_exact_issuer_of_every_kind_and_create_ta
             .unwrap()
             .into_inner();
         assert_eq!(unstated.kind(), by_layout, "{tenant}");
+        let audience = if kind == TenantKind::Okta {
+            "api://default"
+        } else {
+            ""
+        };
+        assert_eq!(unstated.suggested_audience, audience, "{tenant}");
         assert_eq!(
             unstated.suggested_claim_mappings.is_some(),
             by_layout != pb::IdpKind::Unspecified,
