@@ -1,6 +1,6 @@
-# Alter Identity — the two commands a newcomer needs are `make run` and `make test`.
-# Both first make sure PostgreSQL and NATS JetStream are installed (apt, on Debian/Ubuntu),
-# running and answering: see scripts/services.sh.
+# Alter Identity — the two commands a newcomer needs are `make run` (nothing to install) and
+# `make test`, which first makes sure PostgreSQL and NATS JetStream are installed (apt, on
+# Debian/Ubuntu), running and answering: see scripts/services.sh.
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -10,10 +10,12 @@ export CARGO_INCREMENTAL ?= 0
 export ALTER_TEST_DATABASE_URL ?= postgres://alter:alter@127.0.0.1:5432/alter
 export ALTER_TEST_NATS_URL ?= nats://127.0.0.1:4222
 
-.PHONY: help services test fmt-check lint unit conformance-check conformance run bench build clean-test-dbs
+.PHONY: help services test fmt-check lint unit conformance-check conformance run demo serve bench build clean-test-dbs
 
 help:
-	@echo "make run      start PostgreSQL + NATS, then all six services (alter serve)"
+	@echo "make run      all six services in one process, embedded store and bus, IDP simulator (alter dev --with-sim)"
+	@echo "make demo     the same, walking through the product step by step (alter demo)"
+	@echo "make serve    start PostgreSQL + NATS, then all six services against them (alter serve)"
 	@echo "make test     fmt check, clippy -D warnings, every test against real PostgreSQL + NATS"
 	@echo "make bench    the benchmarks (release build)"
 	@echo "make services only install/start PostgreSQL and NATS"
@@ -43,7 +45,17 @@ test: services fmt-check conformance-check lint unit
 build:
 	$(CARGO) build --locked -p alter
 
-run: services build
+# `alter dev --with-sim`: every service in one process over the embedded store and bus,
+# state in ./.alter, with the IDP simulator. Nothing to install but the Rust toolchain.
+run: build
+	./target/debug/alter dev --with-sim
+
+# `alter demo`: the same, walking through the product step by step.
+demo: build
+	./target/debug/alter demo
+
+# `alter serve` against the local PostgreSQL and NATS (installed and started if needed).
+serve: services build
 	@scripts/run.sh
 
 bench: services

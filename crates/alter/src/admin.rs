@@ -160,7 +160,7 @@ pub enum IdpCommand {
         /// custom_oidc only: the JWKS URL, given by hand instead of discovery.
         #[arg(long)]
         jwks_uri: Option<String>,
-        /// Claim mappings; without any flag the provider's suggested mappings are used.
+        /// Claim mappings: the provider's suggested ones, changed by any flag given.
         #[command(flatten)]
         claims: ClaimArgs,
     },
@@ -603,8 +603,26 @@ async fn idp(c: &mut Client, cmd: IdpCommand) -> Result<Output, String> {
             jwks_uri,
             claims,
         } => {
-            let claim_mappings =
-                (!claims.is_empty()).then(|| claims.apply(pb::ClaimMappings::default()));
+            // Flags change the provider's suggested mappings (which the server uses when no
+            // mapping is sent); a provider without discovery starts from none.
+            let claim_mappings = if claims.is_empty() {
+                None
+            } else {
+                let base = if jwks_uri.is_some() {
+                    pb::ClaimMappings::default()
+                } else {
+                    c.discover_idp(pb::DiscoverIdpRequest {
+                        issuer: issuer.clone(),
+                        kind: Kind::pb(kind),
+                    })
+                    .await
+                    .map_err(server)?
+                    .into_inner()
+                    .suggested_claim_mappings
+                    .unwrap_or_default()
+                };
+                Some(claims.apply(base))
+            };
             let r = c
                 .create_idp(pb::CreateIdpRequest {
                     app_id: app.app,

@@ -3,6 +3,8 @@
 #![allow(clippy::print_stdout, reason = "a CLI prints its answers")]
 
 mod admin;
+mod demo;
+mod dev;
 mod directory;
 mod serve;
 mod verify;
@@ -28,6 +30,12 @@ enum Command {
         /// Any of: config-api, jwt-verifier, directory-sync, webhook-ingest, grant-revoker, audit-writer.
         services: Vec<serve::ServiceName>,
     },
+    /// Try it: every service in this process over an embedded store and bus, state in
+    /// ./.alter (nothing to install). `--with-sim` adds the IDP simulator.
+    Dev(dev::DevArgs),
+    /// A guided tour: runs `alter dev --with-sim` and walks through the product step by step,
+    /// printing each command it runs.
+    Demo(demo::DemoArgs),
     /// Verify an end user's JWT as internal services do: the user, their groups and grants,
     /// or why it is refused.
     Verify(verify::VerifyArgs),
@@ -75,6 +83,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { services } => serve::run(services),
+        Command::Dev(args) => dev::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Secrets(cmd) => secrets(cmd),
         Command::Apps(cmd) => admin::run(cli.connection, admin::AdminCommand::Apps(cmd)),

@@ -196,13 +196,21 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
             }
         };
         println!("all services started; Ctrl-C or SIGTERM stops them");
-        wait_all(running.into_iter().map(|s| s.task).collect(), &root, "alter serve").await
+        wait_all(
+            running.into_iter().map(|s| s.task).collect(),
+            &root,
+            "alter serve",
+        )
+        .await
     })
 }
 
 /// Every named service's configuration, loaded and validated before anything binds, so a
 /// mistake in one is reported with all the others' and nothing is left half-started.
-pub fn load_all(names: &[ServiceName], defaults: Option<&Figment>) -> Result<Vec<Loaded>, Vec<String>> {
+pub fn load_all(
+    names: &[ServiceName],
+    defaults: Option<&Figment>,
+) -> Result<Vec<Loaded>, Vec<String>> {
     let mut loaded = Vec::with_capacity(names.len());
     let mut problems = Vec::new();
     for name in names {

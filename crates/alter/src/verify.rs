@@ -111,11 +111,18 @@ fn print_answer(answer: &VerifyResponse, as_json: bool) {
             "roles": answer.roles,
             "token_expires_at": answer.token_expires_at,
         });
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
         return;
     }
     println!("user    {} ({})", user.id, user.external_id);
-    let groups: Vec<&str> = answer.groups.iter().map(|g| g.external_id.as_str()).collect();
+    let groups: Vec<&str> = answer
+        .groups
+        .iter()
+        .map(|g| g.external_id.as_str())
+        .collect();
     println!("groups  {}", groups.join(", "));
     let grants: Vec<&str> = answer
         .grants
