@@ -82,7 +82,10 @@ pub fn load_with_defaults<T: DeserializeOwned + Validate>(
 }
 
 /// The typed tree from `figment`, validated as a whole.
-fn extract<T: DeserializeOwned + Validate>(figment: Figment, file: &Path) -> Result<T, ConfigError> {
+fn extract<T: DeserializeOwned + Validate>(
+    figment: Figment,
+    file: &Path,
+) -> Result<T, ConfigError> {
     let config: T = figment
         .extract()
         .map_err(|e| ConfigError::Parse(e.to_string(), file.display().to_string()))?;
