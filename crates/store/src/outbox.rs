@@ -109,6 +109,19 @@ pub struct RequestKey {
 }
 
 impl RequestKey {
+    /// Whether this key may answer with what its first use created: only when it comes with
+    /// the same parameters (`stored_fingerprint`); else `Conflict`, saying what to do.
+    pub(crate) fn check_reuse(&self, stored_fingerprint: &str, operation: &str) -> StoreResult<()> {
+        if stored_fingerprint != self.fingerprint {
+            return Err(crate::error::StoreError::conflict(format!(
+                "request_id {:?} was already used for a different {operation} request; \
+                 use a new request_id for a new request, and the same one only to retry the same request",
+                self.request_id
+            )));
+        }
+        Ok(())
+    }
+
     /// Parses the client's `request_id`; `None` when it is empty (no idempotency asked).
     pub fn parse(
         field: &str,

@@ -12,7 +12,7 @@ use sqlx::{PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{PgStore, corrupt};
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::outbox::{
     OutboxBacklog, OutboxMessage, OutboxSignal, OutboxStore, OutboxTopic, PendingMessage,
     RequestKey,
@@ -99,14 +99,7 @@ impl PgStore {
 
 fn check_fingerprint(row: &PgRow, operation: &str, key: &RequestKey) -> StoreResult<()> {
     let fingerprint: String = row.try_get("fingerprint")?;
-    if fingerprint != key.fingerprint {
-        return Err(StoreError::conflict(format!(
-            "request_id {:?} was already used for a different {operation} request; \
-             use a new request_id for a new request, and the same one only to retry the same request",
-            key.request_id
-        )));
-    }
-    Ok(())
+    key.check_reuse(&fingerprint, operation)
 }
 
 fn pending_from_row(row: &PgRow) -> StoreResult<PendingMessage> {

@@ -104,14 +104,7 @@ impl SqliteStore {
 
 fn check_fingerprint(row: &SqliteRow, operation: &str, key: &RequestKey) -> StoreResult<()> {
     let fingerprint: String = row.try_get("fingerprint")?;
-    if fingerprint != key.fingerprint {
-        return Err(StoreError::conflict(format!(
-            "request_id {:?} was already used for a different {operation} request; \
-             use a new request_id for a new request, and the same one only to retry the same request",
-            key.request_id
-        )));
-    }
-    Ok(())
+    key.check_reuse(&fingerprint, operation)
 }
 
 fn pending_from_row(row: &SqliteRow) -> StoreResult<PendingMessage> {
