@@ -22,9 +22,9 @@ pub use error::SimError;
 pub use http::control::{CreateTenant, Seed};
 pub use keys::{KeyInfo, KeyState, TokenAlg};
 pub use model::{
-    AUTH0_CONNECTION_ID, AUTH0_CONNECTION_NAME, Auth0Client, Counters, ExportTiming, Fault, Group,
-    Membership, NewGroup, NewUser, OktaServiceApp, RateLimit, TenantKind, TenantOptions, User,
-    UserPatch, UserStatus,
+    AUTH0_CONNECTION_ID, AUTH0_CONNECTION_NAME, Auth0Client, ClientAuthMethod, Counters,
+    ExportTiming, Fault, Group, Membership, NewGroup, NewUser, OidcClient, OktaServiceApp,
+    RateLimit, TenantKind, TenantOptions, User, UserPatch, UserStatus,
 };
 pub use state::{GenerateSpec, TenantInfo, TokenSpec};
 pub use webhooks::{Attempt, DeliveryReport, LogStreamFormat, WebhookTarget, svix_signature};
@@ -227,6 +227,32 @@ impl IdpSim {
     ) -> Result<Auth0Client, SimError> {
         self.state
             .register_auth0_client(tenant, scopes.iter().map(|s| (*s).to_string()).collect())
+    }
+
+    /// Registers a confidential sign-in client (Clerk: an OAuth application) with its allowed
+    /// redirect and post-logout redirect URIs and its token-endpoint authentication method.
+    pub fn register_oidc_client(
+        &self,
+        tenant: &str,
+        redirect_uris: &[&str],
+        post_logout_redirect_uris: &[&str],
+        auth_method: ClientAuthMethod,
+    ) -> Result<OidcClient, SimError> {
+        let owned = |v: &[&str]| v.iter().map(|s| (*s).to_string()).collect();
+        self.state.register_oidc_client(
+            tenant,
+            owned(redirect_uris),
+            owned(post_logout_redirect_uris),
+            auth_method,
+        )
+    }
+
+    /// Signs `user_id` in at the provider (its browser session): every later authorize
+    /// request of the tenant is answered for this user, until `set_login(tenant, None)` or an
+    /// end-session request. With nobody signed in, authorize shows the login page (or answers
+    /// `login_required` for `prompt=none`).
+    pub fn set_login(&self, tenant: &str, user_id: Option<&str>) -> Result<(), SimError> {
+        self.state.set_login(tenant, user_id)
     }
 
     /// Issues a Clerk secret key `sk_test_…`.

@@ -190,6 +190,10 @@ pub struct TenantOptions {
     pub webhook_secret: Option<String>,
     /// How long an Auth0 users-export job stays `pending` (default: one poll).
     pub export_timing: Option<ExportTiming>,
+    /// Name of the ID-token claim listing the signed-in user's group names (Okta `groups`,
+    /// an Auth0 Action's namespaced claim such as `https://example.test/groups`); `None` = no
+    /// groups claim, as when the provider has none configured.
+    pub id_token_groups_claim: Option<String>,
 }
 
 /// How long an Auth0 users-export job answers `pending` before it is `completed` (or
@@ -289,6 +293,10 @@ pub struct Counters {
     pub rate_limited: u64,
     /// Requests answered by an injected fault.
     pub faults_served: u64,
+    /// Authorization codes handed out by the authorize endpoint.
+    pub codes_issued: u64,
+    /// Authorization codes exchanged for tokens (first, successful use only).
+    pub codes_redeemed: u64,
 }
 
 /// Auth0 machine-to-machine application allowed to call the Management API.
@@ -315,6 +323,59 @@ pub struct OktaServiceApp {
     pub admin_role: bool,
 }
 
+/// How a sign-in client authenticates at the token endpoint; the registered method is the
+/// only one accepted, as Okta and Auth0 enforce the app's configured method.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// `Authorization: Basic base64(client_id:client_secret)`.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// A confidential OIDC client for browser sign-in (Okta "Web app", Auth0 "Regular Web
+/// Application", Clerk "OAuth application").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcClient {
+    /// `client_id` in the provider's shape (Okta `0oa…`, Auth0 32 chars, Clerk 16 chars).
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
+    /// Allowed `redirect_uri` values, compared byte for byte.
+    pub redirect_uris: Vec<String>,
+    /// Allowed `post_logout_redirect_uri` values, compared byte for byte.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Token-endpoint authentication method.
+    pub auth_method: ClientAuthMethod,
+}
+
+/// An authorization code waiting at the token endpoint.
+#[derive(Clone, Debug)]
+pub(crate) struct AuthCode {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) user_id: String,
+    pub(crate) scope: String,
+    pub(crate) nonce: Option<String>,
+    pub(crate) code_challenge: String,
+    /// Okta custom authorization server the code belongs to (`None` = org / default issuer).
+    pub(crate) auth_server: Option<String>,
+    /// Auth0 `audience` asked at authorize (access token becomes a JWT for that API).
+    pub(crate) audience: Option<String>,
+    pub(crate) auth_time: i64,
+    pub(crate) expires_s: i64,
+    pub(crate) redeemed: bool,
+}
+
+/// An ID token this tenant issued, for `id_token_hint` at the end-session endpoint.
+#[derive(Clone, Debug)]
+pub(crate) struct IssuedIdToken {
+    pub(crate) client_id: String,
+    pub(crate) auth_server: Option<String>,
+}
+
 /// An access token the simulator issued for its management APIs.
 #[derive(Clone, Debug)]
 pub(crate) struct IssuedToken {
@@ -335,6 +396,11 @@ pub(crate) struct Tenant {
     pub(crate) auth0_clients: HashMap<String, Auth0Client>,
     pub(crate) clerk_secret_keys: HashSet<String>,
     pub(crate) okta_apps: HashMap<String, OktaServiceApp>,
+    pub(crate) oidc_clients: HashMap<String, OidcClient>,
+    pub(crate) codes: HashMap<String, AuthCode>,
+    pub(crate) id_tokens: HashMap<String, IssuedIdToken>,
+    /// The user signed in at the provider (its browser session), chosen by the test.
+    pub(crate) login: Option<String>,
     pub(crate) tokens: HashMap<String, IssuedToken>,
     pub(crate) used_jtis: HashSet<String>,
     pub(crate) rate_window: (i64, u32),
@@ -360,6 +426,10 @@ impl Tenant {
             auth0_clients: HashMap::new(),
             clerk_secret_keys: HashSet::new(),
             okta_apps: HashMap::new(),
+            oidc_clients: HashMap::new(),
+            codes: HashMap::new(),
+            id_tokens: HashMap::new(),
+            login: None,
             tokens: HashMap::new(),
             used_jtis: HashSet::new(),
             rate_window: (0, 0),

@@ -14,8 +14,8 @@ use crate::clock::Clock;
 use crate::error::SimError;
 use crate::keys::{KeyInfo, TokenAlg, sign_compact};
 use crate::model::{
-    Auth0Client, Counters, ExportTiming, Fault, Group, Membership, NewGroup, NewUser,
-    OktaServiceApp, RateLimit, Tenant, TenantKind, TenantOptions, User, UserPatch,
+    Auth0Client, ClientAuthMethod, Counters, ExportTiming, Fault, Group, Membership, NewGroup, NewUser,
+    OidcClient, OktaServiceApp, RateLimit, Tenant, TenantKind, TenantOptions, User, UserPatch,
 };
 
 /// What to put in a minted token. Claims given here override the defaults
@@ -455,6 +455,61 @@ impl SimState {
             t.auth0_clients
                 .insert(client.client_id.clone(), client.clone());
             Ok(client)
+        })
+    }
+
+    pub(crate) fn register_oidc_client(
+        &self,
+        tenant: &str,
+        redirect_uris: Vec<String>,
+        post_logout_redirect_uris: Vec<String>,
+        auth_method: ClientAuthMethod,
+    ) -> Result<OidcClient, SimError> {
+        if redirect_uris.is_empty() {
+            return Err(SimError::invalid(
+                "redirect_uris",
+                "register at least one redirect URI: authorize only redirects to registered ones",
+            ));
+        }
+        for (field, uris) in [
+            ("redirect_uris", &redirect_uris),
+            ("post_logout_redirect_uris", &post_logout_redirect_uris),
+        ] {
+            if let Some(bad) = uris.iter().find(|u| url::Url::parse(u).is_err()) {
+                return Err(SimError::invalid(
+                    field,
+                    format!("`{bad}` is not an absolute URL"),
+                ));
+            }
+        }
+        self.with_tenant(tenant, |t| {
+            let client_id = match t.kind {
+                TenantKind::Okta => format!("0oa{}", &random_token(9)[..17]),
+                TenantKind::Auth0 => random_token(16),
+                TenantKind::Clerk | TenantKind::Oidc => random_token(8),
+            };
+            let client = OidcClient {
+                client_id,
+                client_secret: random_token(32),
+                redirect_uris,
+                post_logout_redirect_uris,
+                auth_method,
+            };
+            t.oidc_clients
+                .insert(client.client_id.clone(), client.clone());
+            Ok(client)
+        })
+    }
+
+    pub(crate) fn set_login(&self, tenant: &str, user_id: Option<&str>) -> Result<(), SimError> {
+        self.with_tenant(tenant, |t| {
+            if let Some(id) = user_id
+                && t.dir.user(id).is_none()
+            {
+                return Err(t.not_found("user", id));
+            }
+            t.login = user_id.map(str::to_string);
+            Ok(())
         })
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::error::SimError;
 use crate::keys::TokenAlg;
 use crate::model::{
-    ExportTiming, Fault, NewGroup, NewUser, RateLimit, TenantKind, TenantOptions, UserPatch,
+    ClientAuthMethod, ExportTiming, Fault, NewGroup, NewUser, RateLimit, TenantKind, TenantOptions, UserPatch,
 };
 use crate::state::{GenerateSpec, SimState, TokenSpec};
 use crate::webhooks::{self, LogStreamFormat, WebhookTarget};
@@ -85,6 +85,18 @@ fn yes() -> bool {
     true
 }
 #[derive(Deserialize)]
+struct OidcClientBody {
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    auth_method: ClientAuthMethod,
+}
+#[derive(Deserialize)]
+struct LoginBody {
+    user_id: Option<String>,
+}
+#[derive(Deserialize)]
 struct ClockBody {
     seconds: i64,
 }
@@ -133,6 +145,8 @@ pub(crate) fn router() -> Router<Arc<SimState>> {
         .route("/tenants/{t}/clients/auth0", post(auth0_client))
         .route("/tenants/{t}/clients/clerk", post(clerk_key))
         .route("/tenants/{t}/clients/okta", post(okta_app))
+        .route("/tenants/{t}/clients/oidc", post(oidc_client))
+        .route("/tenants/{t}/login", put(login))
         .route("/tenants/{t}/faults", post(fault))
         .route("/tenants/{t}/rate-limit", put(rate_limit))
         .route("/tenants/{t}/export-timing", put(export_timing))
@@ -221,6 +235,18 @@ async fn clerk_key(State(st): St, Path(t): Path<String>) -> Res {
 }
 async fn okta_app(State(st): St, Path(t): Path<String>, Json(b): Json<OktaAppBody>) -> Res {
     ok(st.register_okta_service_app(&t, b.public_jwks, b.scopes, b.admin_role)?)
+}
+async fn oidc_client(State(st): St, Path(t): Path<String>, Json(b): Json<OidcClientBody>) -> Res {
+    ok(st.register_oidc_client(
+        &t,
+        b.redirect_uris,
+        b.post_logout_redirect_uris,
+        b.auth_method,
+    )?)
+}
+async fn login(State(st): St, Path(t): Path<String>, Json(b): Json<LoginBody>) -> Res {
+    st.set_login(&t, b.user_id.as_deref())?;
+    ok(json!({"ok": true}))
 }
 async fn fault(State(st): St, Path(t): Path<String>, Json(b): Json<Fault>) -> Res {
     st.inject_fault(&t, b)?;

@@ -7,6 +7,7 @@ mod clerk;
 pub(crate) mod control;
 mod oidc;
 mod okta;
+mod signin;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -251,6 +252,10 @@ pub(crate) enum Area {
     Discovery,
     Jwks,
     Token,
+    /// Browser sign-in: authorize (GET).
+    Authorize,
+    /// RP-initiated logout (GET).
+    Logout,
     Api,
     /// Authenticated but not rate limited (Clerk `GET /v1/jwks`).
     ApiUnlimited,
@@ -266,6 +271,12 @@ fn classify(kind: TenantKind, method: &Method, rest: &str) -> Area {
         return Area::Discovery;
     }
     let post = method == Method::POST;
+    match signin::endpoint(kind, rest) {
+        Some((signin::Endpoint::Authorize, _)) if method == Method::GET => return Area::Authorize,
+        Some((signin::Endpoint::Logout, _)) if method == Method::GET => return Area::Logout,
+        Some((signin::Endpoint::Token, _)) if post => return Area::Token,
+        _ => {}
+    }
     match kind {
         TenantKind::Auth0 if rest == "/.well-known/jwks.json" => Area::Jwks,
         TenantKind::Auth0 if rest == "/oauth/token" && post => Area::Token,
@@ -330,6 +341,7 @@ async fn tenant_dispatch(State(st): State<Arc<SimState>>, req: Request) -> Respo
         Area::Discovery => t.counters.discovery_fetches += 1,
         Area::Jwks => t.counters.jwks_fetches += 1,
         Area::Token => t.counters.token_requests += 1,
+        Area::Authorize | Area::Logout => {}
         Area::Api => t.counters.api_requests += 1,
         Area::ApiUnlimited => t.counters.jwks_fetches += 1,
         Area::Download | Area::Unknown => {}
@@ -350,13 +362,20 @@ async fn tenant_dispatch(State(st): State<Arc<SimState>>, req: Request) -> Respo
         }
         Area::ApiUnlimited => clerk::api(&st, t, &r, now_s),
         Area::Download => auth0::download(t, &r),
+        Area::Authorize => signin::authorize(&st, t, &r, now_s, signin_server(kind, &r.rest)),
+        Area::Logout => signin::logout(t, &r, signin_server(kind, &r.rest)),
         Area::Token | Area::Api => {
             let d = rate_check(t, now_s);
             let mut resp = if d.limited {
                 t.counters.rate_limited += 1;
                 too_many(kind, &d, now_s)
             } else {
+                let server = signin_server(kind, &r.rest);
+                let management = matches!(kind, TenantKind::Auth0 | TenantKind::Okta)
+                    && server.is_none()
+                    && field(&r.form(), "grant_type") != Some("authorization_code");
                 match (kind, area) {
+                    (_, Area::Token) if !management => signin::token(&st, t, &r, now_s, server),
                     (TenantKind::Auth0, Area::Token) => auth0::token(&st, t, &r, now_s),
                     (TenantKind::Auth0, _) => auth0::api(&st, t, &r, now_s),
                     (TenantKind::Okta, Area::Token) => okta::token(&st, t, &r, now_s),
@@ -370,6 +389,11 @@ async fn tenant_dispatch(State(st): State<Arc<SimState>>, req: Request) -> Respo
         }
         Area::Unknown => not_found(kind, &r.rest),
     }
+}
+
+/// The Okta custom authorization server a sign-in endpoint path belongs to.
+fn signin_server(kind: TenantKind, rest: &str) -> Option<String> {
+    signin::endpoint(kind, rest).and_then(|(_, server)| server)
 }
 
 pub(crate) fn not_found(kind: TenantKind, what: &str) -> Response {
