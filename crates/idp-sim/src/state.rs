@@ -14,8 +14,9 @@ use crate::clock::Clock;
 use crate::error::SimError;
 use crate::keys::{KeyInfo, TokenAlg, sign_compact};
 use crate::model::{
-    Auth0Client, ClientAuthMethod, Counters, ExportTiming, Fault, Group, Membership, NewGroup, NewUser,
-    OidcClient, OktaServiceApp, RateLimit, Tenant, TenantKind, TenantOptions, User, UserPatch,
+    Auth0Client, ClientAuthMethod, Counters, ExportTiming, Fault, Group, Membership, NewGroup,
+    NewUser, OidcClient, OktaServiceApp, RateLimit, Tenant, TenantKind, TenantOptions, User,
+    UserPatch,
 };
 
 /// What to put in a minted token. Claims given here override the defaults

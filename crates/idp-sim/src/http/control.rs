@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use crate::error::SimError;
 use crate::keys::TokenAlg;
 use crate::model::{
-    ClientAuthMethod, ExportTiming, Fault, NewGroup, NewUser, RateLimit, TenantKind, TenantOptions, UserPatch,
+    ClientAuthMethod, ExportTiming, Fault, NewGroup, NewUser, RateLimit, TenantKind, TenantOptions,
+    UserPatch,
 };
 use crate::state::{GenerateSpec, SimState, TokenSpec};
 use crate::webhooks::{self, LogStreamFormat, WebhookTarget};

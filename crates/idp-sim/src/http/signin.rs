@@ -201,7 +201,9 @@ pub(super) fn authorize(
             TenantKind::Auth0 => {
                 "Callback URL mismatch: the redirect_uri is not in the list of Allowed Callback URLs."
             }
-            _ => "The 'redirect_uri' parameter must be a Login redirect URI in the client app settings.",
+            _ => {
+                "The 'redirect_uri' parameter must be a Login redirect URI in the client app settings."
+            }
         };
         return error_page(kind, "invalid_request", msg);
     };
@@ -736,11 +738,7 @@ pub(super) fn logout(t: &mut Tenant, r: &Req, server: Option<String>) -> Respons
         (_, None, Some(a)) => a.to_string(),
     };
     let Some(client) = t.oidc_clients.get(&client_id) else {
-        return error_page(
-            kind,
-            "invalid_client",
-            "The client is not registered.",
-        );
+        return error_page(kind, "invalid_client", "The client is not registered.");
     };
     let target = match r.q("post_logout_redirect_uri") {
         Some(u) if client.post_logout_redirect_uris.iter().any(|x| x == u) => Some(u.to_string()),
@@ -758,7 +756,8 @@ pub(super) fn logout(t: &mut Tenant, r: &Req, server: Option<String>) -> Respons
     t.login = None;
     match target {
         Some(u) => {
-            let params: Vec<(&str, &str)> = r.q("state").map(|s| ("state", s)).into_iter().collect();
+            let params: Vec<(&str, &str)> =
+                r.q("state").map(|s| ("state", s)).into_iter().collect();
             redirect(&u, &params)
         }
         None => html(

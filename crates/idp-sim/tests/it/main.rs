@@ -8,6 +8,7 @@
 
 mod directory;
 mod mgmt;
+mod signin;
 mod tokens;
 mod webhooks;
 mod wire_shapes;
