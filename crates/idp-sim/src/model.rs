@@ -285,7 +285,7 @@ pub struct Counters {
     pub jwks_fetches: u64,
     /// Discovery document fetches.
     pub discovery_fetches: u64,
-    /// Token endpoint calls (Auth0 `/oauth/token`, Okta `/oauth2/v1/token`).
+    /// Token endpoint calls (management and sign-in token endpoints of every provider).
     pub token_requests: u64,
     /// Management API calls (`/api/v2`, `/v1`, `/api/v1`).
     pub api_requests: u64,
