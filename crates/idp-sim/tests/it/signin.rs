@@ -197,6 +197,12 @@ fn location(resp: &reqwest::Response) -> HashMap<String, String> {
         .collect()
 }
 
+/// An answer the provider shows rather than redirects (error page, login page).
+fn assert_page(resp: &reqwest::Response, status: u16) {
+    assert_eq!(resp.status().as_u16(), status);
+    assert!(resp.headers().get("location").is_none(), "not a redirect");
+}
+
 fn location_base(resp: &reqwest::Response) -> String {
     let loc = resp.headers()["location"].to_str().unwrap();
     loc.split('?').next().unwrap().to_string()
@@ -421,19 +427,17 @@ async fn unregistered_redirect_uri_gets_an_error_page_not_a_redirect() {
         "https://app.example.test/callback/",
     ] {
         let resp = f.authorize(&[("redirect_uri", Some(uri))]).await;
-        assert_eq!(resp.status(), 400, "{uri}");
-        assert!(resp.headers().get("location").is_none());
+        assert_page(&resp, 400);
     }
     let resp = f.authorize(&[("client_id", Some("0oaunknown"))]).await;
-    assert_eq!(resp.status(), 400);
-    assert!(resp.headers().get("location").is_none());
+    assert_page(&resp, 400);
 }
 
 #[tokio::test]
 async fn token_redirect_uri_must_match_the_authorize_request() {
-    let sim_flow = flow(TenantKind::Okta).await;
-    let code = sim_flow.code().await;
-    let resp = sim_flow
+    let f = flow(TenantKind::Okta).await;
+    let code = f.code().await;
+    let resp = f
         .exchange(&code, VERIFIER, "https://app.example.test/other")
         .await;
     let (st, body) = json_of(resp).await;
@@ -574,9 +578,7 @@ async fn nobody_signed_in_means_login_required_for_prompt_none_and_a_login_page_
     let q = location(&resp);
     assert_eq!(q["error"], "login_required");
     assert_eq!(q["state"], "st-123");
-    let page = f.authorize(&[]).await;
-    assert_eq!(page.status(), 200);
-    assert!(page.headers().get("location").is_none());
+    assert_page(&f.authorize(&[]).await, 200);
 }
 
 #[tokio::test]
@@ -680,16 +682,13 @@ async fn control_api_registers_clients_and_chooses_the_login() {
     let f = flow(TenantKind::Oidc).await;
     f.sim.set_login(&f.tenant, None).unwrap();
     let base = f.sim.base_url().to_string();
-    let c: OidcClient = f
+    let registered = f
         .http
         .post(format!("{base}/_control/tenants/acme/clients/oidc"))
         .json(&json!({"redirect_uris": [CALLBACK], "auth_method": "client_secret_post"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send();
+    let (_, body) = json_of(registered.await.unwrap()).await;
+    let c: OidcClient = serde_json::from_value(body).unwrap();
     assert_eq!(c.auth_method, ClientAuthMethod::ClientSecretPost);
     let put = f
         .http
