@@ -128,11 +128,25 @@ impl Drop for TestDatabase {
 
 async fn drop_database(admin_url: &str, name: &str) -> StoreResult<()> {
     let mut admin = PgConnectOptions::from_str(admin_url)?.connect().await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await?;
+    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+    // `FORCE` may not terminate a backend of another role (an autovacuum worker that just
+    // started on the database: SQLSTATE 42501); it is gone a moment later.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match sqlx::query(sqlx::AssertSqlSafe(drop.clone()))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => break,
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("42501") && attempt < 20 =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     admin.close().await?;
     Ok(())
 }
