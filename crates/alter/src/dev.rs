@@ -275,7 +275,12 @@ async fn open_embedded(data: &Path) -> anyhow::Result<Deps> {
     Ok(Deps::new(Arc::new(store), Arc::new(bus)))
 }
 
+/// Creates `dir` readable by its owner only. An existing directory is left as it is (it may
+/// be one the user chose, such as `--data .`); the secrets in it are owner-only files anyway.
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     #[cfg(unix)]
     {
