@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = [
         "alter/identity/v1/verifier.proto",
+        "alter/identity/v1/signin.proto",
         "alter/admin/v1/admin.proto",
         "alter/directory/v1/directory.proto",
         "alter/events/v1/events.proto",

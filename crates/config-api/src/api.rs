@@ -739,6 +739,34 @@ impl AdminService for AdminApi {
         .await
     }
 
+    async fn set_sign_in(
+        &self,
+        request: Request<pb::SetSignInRequest>,
+    ) -> Answer<pb::SignInSettings> {
+        self.call("SetSignIn", request, |req, actor| {
+            self.set_sign_in_inner(req, actor)
+        })
+        .await
+    }
+
+    async fn get_sign_in(
+        &self,
+        request: Request<pb::GetSignInRequest>,
+    ) -> Answer<pb::SignInSettings> {
+        self.call("GetSignIn", request, |req, _| self.get_sign_in_inner(req))
+            .await
+    }
+
+    async fn disable_sign_in(
+        &self,
+        request: Request<pb::DisableSignInRequest>,
+    ) -> Answer<pb::SignInSettings> {
+        self.call("DisableSignIn", request, |req, actor| {
+            self.disable_sign_in_inner(req, actor)
+        })
+        .await
+    }
+
     async fn create_grant(&self, request: Request<pb::CreateGrantRequest>) -> Answer<id::Grant> {
         self.call("CreateGrant", request, |req, actor| {
             self.create_grant_inner(req, actor)

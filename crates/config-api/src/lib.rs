@@ -8,6 +8,7 @@ mod config;
 mod convert;
 mod directory;
 mod error;
+mod signin;
 mod webhooks;
 
 pub use api::AdminApi;
@@ -64,6 +65,7 @@ impl Application {
                     i64::try_from(config.config_api.webhook_rotation_grace_secs).unwrap_or(86_400),
                 ),
                 keyring: config.common.secrets.keyring(),
+                signin_url: config.common.public.signin_url.clone(),
             },
         );
         Ok(Self {

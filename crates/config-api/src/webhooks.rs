@@ -27,6 +27,8 @@ pub struct WebhookConfig {
     pub default_grace: Duration,
     /// Seals pasted secrets; `None` when `secrets.master_key` is not configured.
     pub keyring: Option<Keyring>,
+    /// `public.signin_url`: the sign-in URLs shown with the sign-in settings derive from it.
+    pub signin_url: Option<String>,
 }
 
 /// A secret ready to store, and the one to show (only when generated here).

@@ -8,6 +8,6 @@ mod sections;
 
 pub use load::{ConfigError, ConfigIssue, Validate, load, load_from, load_with_defaults};
 pub use sections::{
-    CommonSettings, DatabaseSettings, LogFormat, NatsSettings, OutboxSettings, SecretsSettings,
-    ServiceListen, TelemetrySettings,
+    CommonSettings, DatabaseSettings, LogFormat, NatsSettings, OutboxSettings, PublicSettings,
+    SecretsSettings, ServiceListen, TelemetrySettings,
 };

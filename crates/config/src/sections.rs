@@ -242,6 +242,18 @@ pub struct CommonSettings {
     pub outbox: OutboxSettings,
     #[serde(default)]
     pub secrets: SecretsSettings,
+    #[serde(default)]
+    pub public: PublicSettings,
+}
+
+/// Where browsers reach Alter through the ingress (`[public]`, `ALTER_PUBLIC__<KEY>`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublicSettings {
+    /// The sign-in service's public base URL, e.g. `https://alter.example.com`: the sign-in
+    /// redirect URIs and the Wallet logout URL are derived from it (config-api shows them,
+    /// the sign-in service sends them). Required to configure or serve OIDC sign-in.
+    pub signin_url: Option<String>,
 }
 
 /// The operator's master keys (R-CFG-11): secrets whose value must be recovered (Clerk's
@@ -271,6 +283,11 @@ impl CommonSettings {
         self.nats.validate(issues);
         self.telemetry.validate(issues);
         self.outbox.validate(issues);
+        if let Some(url) = &self.public.signin_url
+            && let Err(e) = alter_core::sign_in::check_public_url("public.signin_url", url)
+        {
+            issues.push(ConfigIssue::new(e.field, e.message));
+        }
         if self.secrets.master_key.is_none() && !self.secrets.previous_master_keys.is_empty() {
             issues.push(ConfigIssue::new(
                 "secrets.master_key",

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod issuer;
 pub mod model;
 pub mod provider_events;
+pub mod sign_in;
 pub mod transitions;
 
 pub use audience::{Audience, AudienceClaimError, audience_matches};
@@ -19,8 +20,8 @@ pub use eligibility::{group_grant_eligibility, groups_back_grants};
 pub use error::FieldError;
 pub use ids::*;
 pub use issuer::{
-    BrokeredProvider, ClerkInstance, Issuer, OktaAuthServer, Recognised, recognise,
-    rejected_brokered, suggested_claim_mappings, validate_idp_kind,
+    BrokeredProvider, ClerkInstance, Issuer, OktaAuthServer, Recognised, check_sign_in_issuer,
+    recognise, rejected_brokered, suggested_claim_mappings, validate_idp_kind,
 };
 pub use model::*;
 pub use provider_events::EventEffect;

@@ -97,7 +97,7 @@ impl RefusalKind {
 /// answered with. Everything else (the provider-to-wire mapping, the metadata, the metric
 /// label, the gRPC code) is read from here; tests check it covers every `RefusalReason`
 /// and every [`Refusal`] exactly once.
-pub(crate) const REFUSALS: [RefusalKind; 12] = {
+pub(crate) const REFUSALS: [RefusalKind; 15] = {
     use RefusalReason as R;
     use tonic::Code::Unauthenticated;
     [
@@ -119,6 +119,18 @@ pub(crate) const REFUSALS: [RefusalKind; 12] = {
             Refusal::IdpUnavailable,
             R::IdpUnavailable,
             tonic::Code::Unavailable,
+        ),
+        // R-OIDC-01: ID tokens of a sign-in only.
+        RefusalKind::token(Refusal::WrongNonce, R::WrongNonce, Unauthenticated),
+        RefusalKind::token(
+            Refusal::WrongAuthorizedParty,
+            R::WrongAuthorizedParty,
+            Unauthenticated,
+        ),
+        RefusalKind::token(
+            Refusal::AccessTokenHashMismatch,
+            R::AccessTokenHashMismatch,
+            Unauthenticated,
         ),
         RefusalKind::user("user_suspended", R::UserSuspended),
         RefusalKind::user("user_deprovisioned", R::UserDeprovisioned),

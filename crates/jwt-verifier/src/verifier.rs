@@ -18,7 +18,7 @@ use alter_core::{
     UserId, UserRef, UserStatus, extract_identity, groups_back_grants,
 };
 use alter_proto::identity::v1::{self as pb, RefusalReason};
-use alter_providers::{JwksCache, TokenExpectations};
+use alter_providers::{IdTokenExpectations, JwksCache, TokenExpectations};
 use alter_runtime::outbox::audit_message;
 use alter_store::{
     GroupUpsert, IdentityProvider, MembershipDiff, OutboxMessage, Store, UpsertedUser, UserUpsert,
@@ -42,6 +42,14 @@ struct IdpEntry {
     /// R-CFG-08: the claim mappings are known to be locked; no need to lock again.
     locked: AtomicBool,
     stamp: Stamp,
+}
+
+/// Whether the token's group claim says which groups the user is in (an access token, or an
+/// ID token that carries it) or is absent (an ID token without it: memberships stay as stored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GroupClaim {
+    Authoritative,
+    Absent,
 }
 
 /// A resolved user: what the database says about the user behind one set of claims.
@@ -262,13 +270,99 @@ impl Verifier {
             &self.jwks,
         )
         .await?;
+        let entry = self
+            .resolve_verified(app, &idp, &verified, GroupClaim::Authoritative, live)
+            .await?;
+        let answer = entry.answer_at(now);
+        let expires_at = entry.expires_at;
+        if live && expires_at > now.timestamp() {
+            let now_secs = now.timestamp();
+            self.tokens.insert(key, Arc::new(entry), |e| {
+                e.expires_at > now_secs
+                    && e.resolved.read_at.elapsed() < self.max_age
+                    && self
+                        .generations
+                        .is_current(e.stamp, app, Some(e.resolved.user_id))
+            });
+        }
+        Ok(answer)
+    }
+
+    /// Sign-in (R-OIDC-01): an ID token from the app's identity provider, verified as Verify
+    /// verifies an access token (same keys, issuer, times and algorithms) with the client ID
+    /// as the audience, plus its `nonce`, `azp` and `at_hash`; then the user is resolved or
+    /// provisioned just in time exactly as Verify does, and answered the same way. A group
+    /// claim the ID token does not carry leaves the user's memberships as they are (ID tokens
+    /// often omit it); one it carries replaces them as on Verify. Never cached as a token.
+    pub async fn verify_id_token(
+        &self,
+        app: AppId,
+        id_token: &str,
+        expected: &IdTokenExpectations<'_>,
+    ) -> Result<pb::VerifyResponse, VerifyError> {
+        let started = Instant::now();
+        let result = self.verify_id_token_inner(app, id_token, expected).await;
+        self.metrics.record(&result, started.elapsed());
+        result
+    }
+
+    async fn verify_id_token_inner(
+        &self,
+        app: AppId,
+        id_token: &str,
+        expected: &IdTokenExpectations<'_>,
+    ) -> Result<pb::VerifyResponse, VerifyError> {
+        let live = self.live.load(Ordering::Acquire);
+        let idp = self.idp(app, live).await?;
+        let expectations = TokenExpectations {
+            audience: expected.client_id.to_owned(),
+            ..idp.expectations.clone()
+        };
+        let verified = token::verify(
+            id_token,
+            &expectations,
+            idp.config.id,
+            &idp.config.jwks_uri,
+            &self.jwks,
+        )
+        .await?;
+        alter_providers::check_id_token_claims(&verified.claims, verified.alg, expected)
+            .map_err(|refusal| VerifyError::refused(refusal.reason, refusal.message))?;
+        let carries_groups = idp
+            .config
+            .claim_mappings
+            .group_claim
+            .as_deref()
+            .is_some_and(|claim| verified.claims.contains_key(claim));
+        let group_claim = if carries_groups {
+            GroupClaim::Authoritative
+        } else {
+            GroupClaim::Absent
+        };
+        let entry = self
+            .resolve_verified(app, &idp, &verified, group_claim, live)
+            .await?;
+        Ok(entry.answer_at(Utc::now()))
+    }
+
+    /// What Verify and sign-in share after the token checked out: the identity through the
+    /// claim mappings, the user resolved (or provisioned), refused unless active, and the
+    /// claim mappings locked by this first success (R-CFG-08).
+    async fn resolve_verified(
+        &self,
+        app: AppId,
+        idp: &IdpEntry,
+        verified: &alter_providers::VerifiedToken,
+        group_claim: GroupClaim,
+        live: bool,
+    ) -> Result<TokenEntry, VerifyError> {
         let identity = extract_identity(
             &idp.config.claim_mappings,
             &verified.claims,
             &self.claim_limits,
         )
         .map_err(token::unreadable_claims)?;
-        let resolved = self.resolve(app, &idp, &identity, live).await?;
+        let resolved = self.resolve(app, idp, &identity, group_claim, live).await?;
         match resolved.status {
             UserStatus::Active => {}
             UserStatus::Suspended => {
@@ -290,27 +384,13 @@ impl Verifier {
                 });
             }
         }
-        self.lock_claim_mappings(app, &idp).await;
-
-        let expires_at = verified.exp;
-        let entry = TokenEntry {
+        self.lock_claim_mappings(app, idp).await;
+        Ok(TokenEntry {
             stamp: resolved.stamp,
             resolved,
-            expires_at,
+            expires_at: verified.exp,
             roles: identity.roles,
-        };
-        let answer = entry.answer_at(now);
-        if live && expires_at > now.timestamp() {
-            let now_secs = now.timestamp();
-            self.tokens.insert(key, Arc::new(entry), |e| {
-                e.expires_at > now_secs
-                    && e.resolved.read_at.elapsed() < self.max_age
-                    && self
-                        .generations
-                        .is_current(e.stamp, app, Some(e.resolved.user_id))
-            });
-        }
-        Ok(answer)
+        })
     }
 
     /// The app's IDP: from memory while current, else from the store.
@@ -376,9 +456,10 @@ impl Verifier {
         app: AppId,
         idp: &IdpEntry,
         identity: &ExtractedIdentity,
+        group_claim: GroupClaim,
         live: bool,
     ) -> Result<Arc<ResolvedUser>, VerifyError> {
-        let key = identity_key(app, idp.config.id, identity);
+        let key = identity_key(app, idp.config.id, identity, group_claim);
         if live {
             if let Some(resolved) = self.users.get(&key)
                 && resolved.read_at.elapsed() < self.max_age
@@ -393,7 +474,10 @@ impl Verifier {
             self.metrics.user_miss.increment(1);
         }
         bump(&self.counters.user_reads);
-        let resolved = Arc::new(self.resolve_from_store(app, idp, identity).await?);
+        let resolved = Arc::new(
+            self.resolve_from_store(app, idp, identity, group_claim)
+                .await?,
+        );
         if live {
             self.users.insert(key, resolved.clone(), |r| {
                 r.read_at.elapsed() < self.max_age
@@ -411,6 +495,7 @@ impl Verifier {
         app: AppId,
         idp: &IdpEntry,
         identity: &ExtractedIdentity,
+        group_claim: GroupClaim,
     ) -> Result<ResolvedUser, VerifyError> {
         // Taken before anything is read, so the maximum age is never exceeded.
         let read_at = Instant::now();
@@ -452,7 +537,9 @@ impl Verifier {
                 read_at,
             });
         }
-        if idp.config.claim_mappings.group_claim.is_some() {
+        if idp.config.claim_mappings.group_claim.is_some()
+            && group_claim == GroupClaim::Authoritative
+        {
             let wanted: Vec<GroupUpsert> = identity
                 .groups
                 .iter()
@@ -573,7 +660,12 @@ fn token_key(app: AppId, token: &str) -> Digest {
 }
 
 /// The resolved-user cache key: everything in the claims that the stored user depends on.
-fn identity_key(app: AppId, idp: IdpId, identity: &ExtractedIdentity) -> Digest {
+fn identity_key(
+    app: AppId,
+    idp: IdpId,
+    identity: &ExtractedIdentity,
+    group_claim: GroupClaim,
+) -> Digest {
     let mut ctx = digest::Context::new(&digest::SHA256);
     ctx.update(app.as_uuid().as_bytes());
     ctx.update(idp.as_uuid().as_bytes());
@@ -586,6 +678,11 @@ fn identity_key(app: AppId, idp: IdpId, identity: &ExtractedIdentity) -> Digest 
     field(identity.display_name.as_deref().unwrap_or("\u{0}none"));
     for group in &identity.groups {
         field(group.as_str());
+    }
+    if group_claim == GroupClaim::Absent {
+        // Memberships read from the store, not set by the claims: never the same entry as a
+        // token whose group claim lists no groups (which removes them).
+        field("\u{0}no group claim");
     }
     to_array(ctx.finish())
 }
@@ -637,9 +734,23 @@ mod tests {
     #[test]
     fn identity_keys_change_with_groups_and_are_unambiguous() {
         let (app, idp) = (AppId::new(), IdpId::new());
-        let one = identity_key(app, idp, &identity(&["a", "b"]));
-        assert_eq!(one, identity_key(app, idp, &identity(&["a", "b"])));
-        assert_ne!(one, identity_key(app, idp, &identity(&["ab"])));
-        assert_ne!(one, identity_key(app, idp, &identity(&["a"])));
+        let one = identity_key(app, idp, &identity(&["a", "b"]), GroupClaim::Authoritative);
+        assert_eq!(
+            one,
+            identity_key(app, idp, &identity(&["a", "b"]), GroupClaim::Authoritative)
+        );
+        assert_ne!(
+            one,
+            identity_key(app, idp, &identity(&["ab"]), GroupClaim::Authoritative)
+        );
+        assert_ne!(
+            one,
+            identity_key(app, idp, &identity(&["a"]), GroupClaim::Authoritative)
+        );
+        assert_ne!(
+            identity_key(app, idp, &identity(&[]), GroupClaim::Authoritative),
+            identity_key(app, idp, &identity(&[]), GroupClaim::Absent),
+            "an absent group claim never shares an entry with an empty one"
+        );
     }
 }

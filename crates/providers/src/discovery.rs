@@ -20,6 +20,11 @@ pub struct DiscoveryDocument {
     pub end_session_endpoint: Option<String>,
     /// Empty when the document does not say.
     pub id_token_signing_alg_values_supported: Vec<String>,
+    /// Empty when the document does not say (OIDC Discovery: `client_secret_basic` then).
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 9207: the authorization response carries `iss`, and a response without it is
+    /// refused.
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 impl DiscoveryDocument {
@@ -119,24 +124,30 @@ pub fn parse_document(
     if !is_allowed_key_url(&jwks_uri) {
         return Err(DiscoveryError::InsecureJwksUri { jwks_uri });
     }
-    let algs = doc
-        .get("id_token_signing_alg_values_supported")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let strings = |field: &str| -> Vec<String> {
+        doc.get(field)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     Ok(DiscoveryDocument {
         issuer: found,
         jwks_uri,
         authorization_endpoint: optional("authorization_endpoint"),
         token_endpoint: optional("token_endpoint"),
         end_session_endpoint: optional("end_session_endpoint"),
-        id_token_signing_alg_values_supported: algs,
+        id_token_signing_alg_values_supported: strings("id_token_signing_alg_values_supported"),
+        token_endpoint_auth_methods_supported: strings("token_endpoint_auth_methods_supported"),
+        authorization_response_iss_parameter_supported: doc
+            .get("authorization_response_iss_parameter_supported")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -213,6 +224,8 @@ mod tests {
             token_endpoint: Some(token.into()),
             end_session_endpoint: None,
             id_token_signing_alg_values_supported: vec![],
+            token_endpoint_auth_methods_supported: vec![],
+            authorization_response_iss_parameter_supported: false,
         }
     }
 

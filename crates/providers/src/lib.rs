@@ -9,6 +9,7 @@ pub mod directory;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod id_token;
 pub mod inbound;
 pub mod jwks;
 mod signature;
@@ -18,6 +19,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::{DiscoveryDocument, discover};
 pub use error::{CachedKeys, DiscoveryError, JwksError, ProviderError};
 pub use http::http_client;
+pub use id_token::{IdTokenExpectations, access_token_hash, check_id_token_claims};
 pub use inbound::{
     InboundChange, InboundError, InboundEvent, InboundRequest, ParsedDelivery, WebhookVerifier,
     parse_delivery, webhook_event_id,

@@ -48,11 +48,18 @@ pub enum Refusal {
     /// The IDP's JWKS could not be fetched and no usable key is cached (R-JWT-11): not a
     /// verdict on the token, which may well be good; retry.
     IdpUnavailable,
+    /// An ID token whose `nonce` is not the one its sign-in sent (R-OIDC-01): a replayed or
+    /// injected token.
+    WrongNonce,
+    /// An ID token whose `azp` names another client, or with several audiences and no `azp`.
+    WrongAuthorizedParty,
+    /// An ID token whose `at_hash` does not match the access token it came with.
+    AccessTokenHashMismatch,
 }
 
 impl Refusal {
     /// Every refusal, in declaration order (for tables keyed by refusal, and their tests).
-    pub const ALL: [Refusal; 10] = [
+    pub const ALL: [Refusal; 13] = [
         Refusal::Expired,
         Refusal::NotYetValid,
         Refusal::BadSignature,
@@ -63,6 +70,9 @@ impl Refusal {
         Refusal::Malformed,
         Refusal::MissingClaim,
         Refusal::IdpUnavailable,
+        Refusal::WrongNonce,
+        Refusal::WrongAuthorizedParty,
+        Refusal::AccessTokenHashMismatch,
     ];
 
     /// Stable snake_case code for APIs, logs and metrics: the only spelling of each label
@@ -79,6 +89,9 @@ impl Refusal {
             Refusal::Malformed => "malformed",
             Refusal::MissingClaim => "missing_claim",
             Refusal::IdpUnavailable => "idp_unavailable",
+            Refusal::WrongNonce => "wrong_nonce",
+            Refusal::WrongAuthorizedParty => "wrong_authorized_party",
+            Refusal::AccessTokenHashMismatch => "access_token_hash_mismatch",
         }
     }
 }
@@ -410,6 +423,9 @@ mod tests {
             Refusal::Malformed => 7,
             Refusal::MissingClaim => 8,
             Refusal::IdpUnavailable => 9,
+            Refusal::WrongNonce => 10,
+            Refusal::WrongAuthorizedParty => 11,
+            Refusal::AccessTokenHashMismatch => 12,
         };
         for (i, refusal) in Refusal::ALL.iter().enumerate() {
             assert_eq!(position(*refusal), i, "{refusal:?}");

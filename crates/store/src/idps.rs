@@ -10,11 +10,29 @@ use crate::error::{StoreError, StoreResult};
 use crate::outbox::{Effects, RequestKey, no_effects};
 
 /// OIDC sign-in settings (R-CFG-10). The client secret is a sealed secret
-/// ([`crate::SecretPurpose::ClientSecret`]), never stored here.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// ([`crate::SecretPurpose::ClientSecret`]), never stored here. The redirect URIs and the
+/// Wallet logout URL are ours, derived from the sign-in service's public URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignInSettings {
     pub client_id: String,
-    pub wallet_logout_url: Option<String>,
+    /// Where a finished sign-in may return the browser, compared byte for byte.
+    pub return_urls: Vec<String>,
+    /// Scopes requested besides `openid`.
+    pub scopes: Vec<String>,
+}
+
+/// A list column stored as a JSON array of strings (both adapters).
+pub(crate) fn list_to_stored(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn list_from_stored(column: &str, stored: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(stored).map_err(|e| {
+        StoreError::corrupt(
+            format!("identity provider {column}"),
+            format!("not a JSON array of strings: {e}"),
+        )
+    })
 }
 
 /// What is needed to create an IDP; validation (R-CFG-03..07) happens in core before this.
@@ -102,14 +120,18 @@ pub trait IdpStore: Send + Sync {
         idp: IdpId,
         effects: Effects<'_, ()>,
     ) -> StoreResult<()>;
-    /// Sets or clears the sign-in settings.
+    /// Sets or clears the sign-in settings; `client_secret` replaces the sealed client
+    /// secret when given ([`crate::SecretPurpose::ClientSecret`]), and clearing the settings
+    /// deletes it, all in one transaction.
     async fn set_sign_in(
         &self,
         app: AppId,
         idp: IdpId,
         sign_in: Option<&SignInSettings>,
+        client_secret: Option<&crate::SealedSecret>,
     ) -> StoreResult<IdentityProvider> {
-        self.set_sign_in_with(app, idp, sign_in, &no_effects).await
+        self.set_sign_in_with(app, idp, sign_in, client_secret, &no_effects)
+            .await
     }
     /// [`IdpStore::set_sign_in`] with its side effects in the same transaction.
     async fn set_sign_in_with(
@@ -117,6 +139,7 @@ pub trait IdpStore: Send + Sync {
         app: AppId,
         idp: IdpId,
         sign_in: Option<&SignInSettings>,
+        client_secret: Option<&crate::SealedSecret>,
         effects: Effects<'_, IdentityProvider>,
     ) -> StoreResult<IdentityProvider>;
 }
@@ -126,7 +149,7 @@ macro_rules! idp_columns {
     () => {
         "id, app_id, kind, issuer, jwks_uri, audience, user_id_claim, group_claim, role_claim, \
          email_claim, display_name_claim, group_claim_stable_ids, claim_mappings_locked_at, \
-         sign_in_client_id, sign_in_wallet_logout_url, created_at"
+         sign_in_client_id, sign_in_return_urls, sign_in_scopes, created_at"
     };
 }
 pub(crate) use idp_columns;
@@ -135,7 +158,8 @@ pub(crate) use idp_columns;
 pub(crate) fn idp_from_row(row: &impl StoredRow) -> StoreResult<IdentityProvider> {
     let kind: String = row.get("kind")?;
     let client_id: Option<String> = row.get("sign_in_client_id")?;
-    let wallet_logout_url: Option<String> = row.get("sign_in_wallet_logout_url")?;
+    let return_urls: String = row.get("sign_in_return_urls")?;
+    let scopes: String = row.get("sign_in_scopes")?;
     Ok(IdentityProvider {
         id: IdpId::from_uuid(row.get("id")?),
         app_id: AppId::from_uuid(row.get("app_id")?),
@@ -152,10 +176,14 @@ pub(crate) fn idp_from_row(row: &impl StoredRow) -> StoreResult<IdentityProvider
             group_claim_stable_ids: row.get("group_claim_stable_ids")?,
         },
         claim_mappings_locked_at: row.get("claim_mappings_locked_at")?,
-        sign_in: client_id.map(|client_id| SignInSettings {
-            client_id,
-            wallet_logout_url,
-        }),
+        sign_in: match client_id {
+            Some(client_id) => Some(SignInSettings {
+                client_id,
+                return_urls: list_from_stored("sign_in_return_urls", &return_urls)?,
+                scopes: list_from_stored("sign_in_scopes", &scopes)?,
+            }),
+            None => None,
+        },
         created_at: row.get("created_at")?,
     })
 }

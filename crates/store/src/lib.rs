@@ -21,6 +21,7 @@ pub mod outbox;
 mod postgres;
 pub mod processed_events;
 pub mod secrets;
+pub mod signin;
 mod sqlite;
 pub mod users;
 pub mod webhooks;
@@ -53,6 +54,9 @@ pub use outbox::{
 pub use postgres::{MIGRATOR, PgStore};
 pub use processed_events::ProcessedEvents;
 pub use secrets::{SealedSecret, SecretPurpose, SecretStore, StoredSecret};
+pub use signin::{
+    SessionKind, SignInFlow, SignInPurpose, SignInSession, SignInStore, client_secret_seal_context,
+};
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
 pub use users::{StatusChange, UpsertedUser, User, UserStore, UserUpsert};
 pub use webhooks::{
@@ -76,6 +80,7 @@ pub trait Store:
     + OutboxStore
     + WebhookStore
     + LifecycleStore
+    + SignInStore
 {
 }
 
@@ -93,5 +98,6 @@ impl<T> Store for T where
         + OutboxStore
         + WebhookStore
         + LifecycleStore
+        + SignInStore
 {
 }

@@ -67,6 +67,7 @@ impl TestEnv {
             telemetry: Default::default(),
             outbox: Default::default(),
             secrets: Default::default(),
+            public: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ mod lifecycle;
 mod outbox;
 mod processed_events;
 mod secrets;
+mod signin;
 mod users;
 mod webhooks;
 

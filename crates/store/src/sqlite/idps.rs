@@ -10,9 +10,10 @@ use super::{SqliteStore, now};
 use crate::error::{StoreError, StoreResult};
 use crate::idps::{
     IdentityProvider, IdpStore, NewIdp, SignInSettings, claim_mappings_not_updated,
-    create_idp_error, delete_idp_error, idp_columns, idp_from_row,
+    create_idp_error, delete_idp_error, idp_columns, idp_from_row, list_to_stored,
 };
 use crate::outbox::{Effects, RequestKey};
+use crate::secrets::{SealedSecret, SecretPurpose};
 
 /// The app's identity provider (R-CFG-01: at most one), read on `conn`.
 pub(crate) async fn idp_for_app_on(
@@ -73,8 +74,8 @@ impl IdpStore for SqliteStore {
         let result = sqlx::query(concat!(
             "INSERT INTO identity_providers (id, app_id, kind, issuer, jwks_uri, audience, user_id_claim, \
              group_claim, role_claim, email_claim, display_name_claim, group_claim_stable_ids, \
-             sign_in_client_id, sign_in_wallet_logout_url, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
+             sign_in_client_id, sign_in_return_urls, sign_in_scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING ",
             idp_columns!()
         ))
         .bind(id.as_uuid())
@@ -90,7 +91,8 @@ impl IdpStore for SqliteStore {
         .bind(&m.display_name_claim)
         .bind(m.group_claim_stable_ids)
         .bind(idp.sign_in.as_ref().map(|s| s.client_id.as_str()))
-        .bind(idp.sign_in.as_ref().and_then(|s| s.wallet_logout_url.as_deref()))
+        .bind(list_to_stored(idp.sign_in.as_ref().map_or(&[][..], |s| &s.return_urls)))
+        .bind(list_to_stored(idp.sign_in.as_ref().map_or(&[][..], |s| &s.scopes)))
         .bind(now())
         .fetch_one(&mut *tx)
         .await;
@@ -218,27 +220,58 @@ impl IdpStore for SqliteStore {
         app: AppId,
         idp: IdpId,
         sign_in: Option<&SignInSettings>,
+        client_secret: Option<&SealedSecret>,
         effects: Effects<'_, IdentityProvider>,
     ) -> StoreResult<IdentityProvider> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(concat!(
-            "UPDATE identity_providers SET sign_in_client_id = $3, sign_in_wallet_logout_url = $4 \
-             WHERE app_id = $1 AND id = $2 RETURNING ",
+            "UPDATE identity_providers SET sign_in_client_id = $3, sign_in_return_urls = $4, \
+             sign_in_scopes = $5 WHERE app_id = $1 AND id = $2 RETURNING ",
             idp_columns!()
         ))
         .bind(app.as_uuid())
         .bind(idp.as_uuid())
         .bind(sign_in.map(|s| s.client_id.as_str()))
-        .bind(sign_in.and_then(|s| s.wallet_logout_url.as_deref()))
+        .bind(list_to_stored(sign_in.map_or(&[][..], |s| &s.return_urls)))
+        .bind(list_to_stored(sign_in.map_or(&[][..], |s| &s.scopes)))
         .fetch_optional(&mut *tx)
         .await?;
-        match row {
-            Some(row) => {
-                let updated = idp_from_row(&row)?;
-                self.commit_with(tx, effects(&updated)).await?;
-                Ok(updated)
+        let Some(row) = row else {
+            return Err(StoreError::not_found(format!("identity provider {idp}")));
+        };
+        let updated = idp_from_row(&row)?;
+        let purpose = SecretPurpose::ClientSecret.as_str();
+        match (sign_in, client_secret) {
+            (None, _) => {
+                sqlx::query(
+                    "DELETE FROM sealed_secrets WHERE app_id = $1 AND idp_id = $2 AND purpose = $3",
+                )
+                .bind(app.as_uuid())
+                .bind(idp.as_uuid())
+                .bind(purpose)
+                .execute(&mut *tx)
+                .await?;
             }
-            None => Err(StoreError::not_found(format!("identity provider {idp}"))),
+            (Some(_), Some(secret)) => {
+                sqlx::query(
+                    "INSERT INTO sealed_secrets (app_id, idp_id, purpose, ciphertext, nonce, key_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (idp_id, purpose) DO UPDATE SET ciphertext = excluded.ciphertext, \
+                     nonce = excluded.nonce, key_id = excluded.key_id, created_at = excluded.created_at",
+                )
+                .bind(app.as_uuid())
+                .bind(idp.as_uuid())
+                .bind(purpose)
+                .bind(&secret.ciphertext)
+                .bind(&secret.nonce)
+                .bind(&secret.key_id)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            }
+            (Some(_), None) => {}
         }
+        self.commit_with(tx, effects(&updated)).await?;
+        Ok(updated)
     }
 }

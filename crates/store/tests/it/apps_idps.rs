@@ -53,7 +53,8 @@ async fn idp_round_trips_every_field_and_is_found_by_id_alone_for_webhook_routin
     };
     new.sign_in = Some(SignInSettings {
         client_id: "client".into(),
-        wallet_logout_url: None,
+        return_urls: vec!["https://app.example.com/done".into()],
+        scopes: vec!["profile".into()],
     });
     let created = t.store.create_idp(app.id, &new).await.unwrap();
     assert_eq!(created.claim_mappings, new.claim_mappings);
@@ -69,7 +70,11 @@ async fn idp_round_trips_every_field_and_is_found_by_id_alone_for_webhook_routin
     );
     assert_eq!(t.store.find_idp_by_id(IdpId::new()).await.unwrap(), None);
 
-    let cleared = t.store.set_sign_in(app.id, created.id, None).await.unwrap();
+    let cleared = t
+        .store
+        .set_sign_in(app.id, created.id, None, None)
+        .await
+        .unwrap();
     assert_eq!(cleared.sign_in, None);
     t.finish().await;
 }

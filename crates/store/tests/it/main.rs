@@ -14,6 +14,7 @@ mod isolation;
 mod lifecycle;
 mod outbox;
 mod processed_events;
+mod signin;
 mod support;
 mod test_database;
 mod users;
