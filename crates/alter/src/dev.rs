@@ -36,14 +36,18 @@ pub struct DevArgs {
 
 /// Where each service listens unless `alter.toml` or `ALTER_<SECTION>__LISTEN` says otherwise:
 /// the ports of `deploy/alter.local.toml`, so the docs' commands work unchanged.
-const PORTS: [(&str, u16, u16); 6] = [
+const PORTS: [(&str, u16, u16); 7] = [
     ("config_api", 50051, 9091),
     ("jwt_verifier", 50052, 9092),
     ("directory_sync", 50053, 9093),
     ("webhook_ingest", 8080, 9094),
     ("grant_revoker", 50055, 9095),
     ("audit_writer", 50056, 9096),
+    ("signin", 8081, 9097),
 ];
+
+/// Where browsers reach the sign-in service of `alter dev`.
+pub const SIGNIN_URL: &str = "http://127.0.0.1:8081";
 
 /// The simulator tenants `--with-sim` creates, by name.
 pub const SIM_TENANTS: [(&str, TenantKind); 4] = [
@@ -239,6 +243,7 @@ fn defaults(master_key: &alter_secrets::MasterKey, admin_token: &str, with_sim: 
             "config_api.admin_token_hashes",
             vec![alter_secrets::hash_admin_token(admin_token)],
         ))
+        .merge(Serialized::default("public.signin_url", SIGNIN_URL))
         .merge(Serialized::default("telemetry.log_level", "warn"))
         .merge(Serialized::default("telemetry.log_format", "pretty"))
         // Imports requested by hand start within half a second.

@@ -13,16 +13,18 @@ pub enum ServiceName {
     WebhookIngest,
     GrantRevoker,
     AuditWriter,
+    Signin,
 }
 
 impl ServiceName {
-    pub const ALL: [ServiceName; 6] = [
+    pub const ALL: [ServiceName; 7] = [
         ServiceName::ConfigApi,
         ServiceName::JwtVerifier,
         ServiceName::DirectorySync,
         ServiceName::WebhookIngest,
         ServiceName::GrantRevoker,
         ServiceName::AuditWriter,
+        ServiceName::Signin,
     ];
 }
 
@@ -36,6 +38,7 @@ pub enum Loaded {
     WebhookIngest(alter_webhook_ingest::Config),
     GrantRevoker(alter_grant_revoker::Config),
     AuditWriter(alter_audit_writer::Config),
+    Signin(alter_signin::Config),
 }
 
 fn load<S: Service>(defaults: Option<&Figment>) -> Result<S::Config, String> {
@@ -65,6 +68,7 @@ impl Loaded {
                 Self::GrantRevoker(load::<alter_grant_revoker::Application>(d)?)
             }
             ServiceName::AuditWriter => Self::AuditWriter(load::<aw::Application>(d)?),
+            ServiceName::Signin => Self::Signin(load::<alter_signin::Application>(d)?),
         })
     }
 
@@ -78,6 +82,7 @@ impl Loaded {
             Self::WebhookIngest(c) => &c.common,
             Self::GrantRevoker(c) => &c.common,
             Self::AuditWriter(c) => &c.common,
+            Self::Signin(c) => &c.common,
         }
     }
 
@@ -94,6 +99,7 @@ impl Loaded {
             }
             Self::GrantRevoker(c) => start::<alter_grant_revoker::Application>(c, deps, root).await,
             Self::AuditWriter(c) => start::<alter_audit_writer::Application>(c, deps, root).await,
+            Self::Signin(c) => start::<alter_signin::Application>(c, deps, root).await,
         }
     }
 }
@@ -139,10 +145,24 @@ async fn start<S: Service>(
     })
 }
 
-pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
-    if names.is_empty() {
-        names = ServiceName::ALL.to_vec();
+/// What `alter serve` runs when no service is named: all of them, the sign-in service only
+/// when `public.signin_url` is configured (OIDC sign-in is optional).
+fn default_services() -> Vec<ServiceName> {
+    let sign_in_configured = alter_config::load::<alter_audit_writer::Config>()
+        .map(|c| c.common.public.signin_url.is_some())
+        .unwrap_or(false);
+    if !sign_in_configured {
+        println!(
+            "signin          not started: set public.signin_url (and secrets.master_key) to serve OIDC sign-in"
+        );
     }
+    ServiceName::ALL
+        .into_iter()
+        .filter(|name| *name != ServiceName::Signin || sign_in_configured)
+        .collect()
+}
+
+pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -154,6 +174,9 @@ pub fn run(mut names: Vec<ServiceName>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        if names.is_empty() {
+            names = default_services();
+        }
         let loaded = match load_all(&names, None) {
             Ok(loaded) => loaded,
             Err(problems) => {

@@ -256,6 +256,16 @@ pub enum Fault {
         /// On or off.
         down: bool,
     },
+    /// The next `count` ID tokens from a sign-in token endpoint have these claims replaced
+    /// (`null` removes one): another `aud`, a past `exp`, a foreign `nonce`… — what a
+    /// compromised or misbehaving provider would send, for a relying party's refusals.
+    IdTokenClaims {
+        /// Claims set on the ID token after the provider's own.
+        claims: serde_json::Map<String, serde_json::Value>,
+        /// How many ID tokens (default 1).
+        #[serde(default = "one")]
+        count: u32,
+    },
     /// Removes every fault.
     Clear,
 }
@@ -276,6 +286,7 @@ pub(crate) struct Faults {
     pub(crate) fail_page: Option<(u64, u32)>,
     pub(crate) failing_exports: u32,
     pub(crate) jwks_down: bool,
+    pub(crate) id_token_claims: Option<(serde_json::Map<String, serde_json::Value>, u32)>,
 }
 
 /// Request counters, for asserting client behaviour (e.g. JWKS refetch throttling).
@@ -456,6 +467,9 @@ impl Tenant {
             Fault::FailPage { page, times } => self.faults.fail_page = Some((page, times)),
             Fault::ExportJobFails { count } => self.faults.failing_exports = count,
             Fault::JwksDown { down } => self.faults.jwks_down = down,
+            Fault::IdTokenClaims { claims, count } => {
+                self.faults.id_token_claims = (count > 0).then_some((claims, count));
+            }
             Fault::Clear => self.faults = Faults::default(),
         }
     }

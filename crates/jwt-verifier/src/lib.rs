@@ -26,6 +26,29 @@ use alter_runtime::outbox::OutboxRelay;
 use alter_runtime::{Deps, Service, ServiceHost};
 use std::time::Duration;
 
+impl Verifier {
+    /// A verifier over `store` with its own JWKS cache, configured by `settings` (what
+    /// every process that verifies tokens builds: jwt-verifier, and sign-in for ID tokens).
+    pub fn with_own_keys(
+        settings: &Settings,
+        store: Arc<dyn alter_store::Store>,
+    ) -> Result<Self, Error> {
+        let client = alter_providers::http_client().map_err(Error::HttpClient)?;
+        let jwks = JwksCache::new(
+            client,
+            JwksSettings {
+                refresh_interval: Duration::from_secs(settings.jwks_refresh_secs),
+                unknown_kid_min_interval: Duration::from_secs(
+                    settings.jwks_unknown_kid_min_interval_secs,
+                ),
+                fetch_timeout: Duration::from_secs(settings.jwks_fetch_timeout_secs),
+                max_stale: Duration::from_secs(settings.jwks_max_stale_secs),
+            },
+        );
+        Ok(Self::new(settings, store, jwks))
+    }
+}
+
 /// The running service: listeners bound, dependencies connected, invalidations followed.
 #[derive(Debug)]
 pub struct Application {
@@ -50,19 +73,7 @@ impl Application {
         let host = ServiceHost::bind(Self::NAME, "jwt_verifier", &settings.listen()).await?;
         deps.register(&host);
         let (store, bus) = (deps.store.clone(), deps.bus.clone());
-        let client = alter_providers::http_client().map_err(Error::HttpClient)?;
-        let jwks = JwksCache::new(
-            client,
-            JwksSettings {
-                refresh_interval: Duration::from_secs(settings.jwks_refresh_secs),
-                unknown_kid_min_interval: Duration::from_secs(
-                    settings.jwks_unknown_kid_min_interval_secs,
-                ),
-                fetch_timeout: Duration::from_secs(settings.jwks_fetch_timeout_secs),
-                max_stale: Duration::from_secs(settings.jwks_max_stale_secs),
-            },
-        );
-        let verifier = Arc::new(Verifier::new(settings, store, jwks));
+        let verifier = Arc::new(Verifier::with_own_keys(settings, store)?);
         alter_runtime::invalidations::spawn_follower(verifier.clone(), bus, host.shutdown_token())
             .await;
         Ok(Self {

@@ -328,6 +328,8 @@ impl Verifier {
         .await?;
         alter_providers::check_id_token_claims(&verified.claims, verified.alg, expected)
             .map_err(|refusal| VerifyError::refused(refusal.reason, refusal.message))?;
+        let mut verified = verified;
+        okta_id_token_user_id(&idp.config, &mut verified.claims);
         let carries_groups = idp
             .config
             .claim_mappings
@@ -590,6 +592,22 @@ impl Verifier {
             stamp,
             read_at,
         })
+    }
+}
+
+/// Okta's access tokens carry the user's ID in `uid` (the suggested user-ID claim) and its
+/// ID tokens carry the same ID in `sub` only: read an Okta ID token's `sub` as `uid`, so
+/// the same claim mappings resolve the same user.
+fn okta_id_token_user_id(
+    idp: &IdentityProvider,
+    claims: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    if idp.kind == alter_core::IdpKind::Okta
+        && idp.claim_mappings.user_id_claim == "uid"
+        && !claims.contains_key("uid")
+        && let Some(sub) = claims.get("sub").cloned()
+    {
+        claims.insert("uid".to_owned(), sub);
     }
 }
 

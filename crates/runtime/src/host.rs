@@ -156,6 +156,18 @@ impl ServiceHost {
     /// included — is the router's to answer, so its fallback (never gRPC's "200 with
     /// grpc-status 12") decides what an unknown path gets.
     pub async fn serve_http(self, router: axum::Router) -> Result<(), HostError> {
+        self.serve_http_and_grpc(router, |routes| routes).await
+    }
+
+    /// [`ServiceHost::serve_http`] with more gRPC services beside health and reflection
+    /// (requests whose content type is `application/grpc` go to them): one port for a
+    /// service with a browser-facing HTTP surface and an internal gRPC API. An ingress
+    /// routes only the HTTP paths, so the gRPC API stays internal.
+    pub async fn serve_http_and_grpc(
+        self,
+        router: axum::Router,
+        add_services: impl FnOnce(Routes) -> Routes,
+    ) -> Result<(), HostError> {
         let ServiceHost {
             name,
             listener,
@@ -166,7 +178,7 @@ impl ServiceHost {
             health_routes,
         } = self;
         let admin = spawn_admin(name, admin_listener, readiness, shutdown.clone());
-        let grpc = health_routes.into_axum_router();
+        let grpc = add_services(health_routes).into_axum_router();
         let app = axum::Router::new().fallback_service(tower::service_fn(
             move |request: axum::extract::Request| {
                 let is_grpc = request

@@ -670,6 +670,12 @@ fn issue(
     if let Some(claim) = t.options.id_token_groups_claim.clone() {
         claims.insert(claim, json!(group_names(t, &user.id)));
     }
+    if let Some((over, left)) = t.faults.id_token_claims.take() {
+        claims.extend(over.clone());
+        if left > 1 {
+            t.faults.id_token_claims = Some((over, left - 1));
+        }
+    }
     let spec = TokenSpec {
         claims,
         auth_server: code.auth_server.clone(),
