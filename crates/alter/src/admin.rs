@@ -342,6 +342,7 @@ pub enum AdminCommand {
     Users(UsersCommand),
     Groups(GroupsCommand),
     Directory(crate::directory::DirectoryCommand),
+    Signin(crate::signin::SigninCommand),
 }
 
 pub(crate) type Client = alter_config_api::AdminClient;
@@ -470,6 +471,7 @@ async fn execute(connection: &Connection, command: AdminCommand) -> Result<Outpu
         AdminCommand::Webhooks(cmd) => webhooks(&mut c, cmd).await?,
         AdminCommand::Audit(cmd) => audit(&mut c, cmd).await?,
         AdminCommand::Directory(cmd) => crate::directory::run(&mut c, cmd, connection.json).await?,
+        AdminCommand::Signin(cmd) => crate::signin::run(&mut c, cmd).await?,
         AdminCommand::Users(UsersCommand::List { app, page }) => {
             let r = c
                 .list_users(pb::ListUsersRequest {

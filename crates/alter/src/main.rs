@@ -7,6 +7,7 @@ mod demo;
 mod dev;
 mod directory;
 mod serve;
+mod signin;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -25,9 +26,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run services in this process against PostgreSQL and NATS (configured by alter.toml and
-    /// ALTER_… environment variables). With no names, runs all six.
+    /// ALTER_… environment variables). With no names, runs all of them (signin when
+    /// public.signin_url is set).
     Serve {
-        /// Any of: config-api, jwt-verifier, directory-sync, webhook-ingest, grant-revoker, audit-writer.
+        /// Any of: config-api, jwt-verifier, directory-sync, webhook-ingest, grant-revoker,
+        /// audit-writer, signin.
         services: Vec<serve::ServiceName>,
     },
     /// Try it: every service in this process over an embedded store and bus, state in
@@ -67,6 +70,10 @@ enum Command {
     /// decision on an import the safety valve holds.
     #[command(subcommand)]
     Directory(directory::DirectoryCommand),
+    /// OIDC sign-in for app.authenticate() and the Wallet: client ID and secret, allowed
+    /// return URLs, and the redirect URIs to give the identity provider.
+    #[command(subcommand)]
+    Signin(signin::SigninCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +102,7 @@ fn main() -> ExitCode {
         Command::Webhooks(cmd) => admin::run(cli.connection, admin::AdminCommand::Webhooks(cmd)),
         Command::Audit(cmd) => admin::run(cli.connection, admin::AdminCommand::Audit(cmd)),
         Command::Directory(cmd) => admin::run(cli.connection, admin::AdminCommand::Directory(cmd)),
+        Command::Signin(cmd) => admin::run(cli.connection, admin::AdminCommand::Signin(cmd)),
     }
 }
 

@@ -8,6 +8,7 @@ mod grants;
 mod idempotency;
 mod idp;
 mod lifecycle;
+mod signin;
 mod support;
 mod users;
 mod webhooks;

@@ -22,9 +22,15 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A harness whose config-api configuration `configure` adjusts first.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let env = TestEnv::new().await;
-        let service =
-            spawn::<Application>(Config::for_tests(env.common()).with_admin_token(TOKEN)).await;
+        let mut config = Config::for_tests(env.common()).with_admin_token(TOKEN);
+        configure(&mut config);
+        let service = spawn::<Application>(config).await;
         let client = client(&service, Some(TOKEN)).await;
         let store = env.db.store();
         let sim = IdpSim::start().await.unwrap();
