@@ -102,6 +102,7 @@ fn main() -> ExitCode {
         Command::Webhooks(cmd) => admin::run(cli.connection, admin::AdminCommand::Webhooks(cmd)),
         Command::Audit(cmd) => admin::run(cli.connection, admin::AdminCommand::Audit(cmd)),
         Command::Directory(cmd) => admin::run(cli.connection, admin::AdminCommand::Directory(cmd)),
+        Command::Signin(signin::SigninCommand::Redeem(args)) => signin::redeem(args),
         Command::Signin(cmd) => admin::run(cli.connection, admin::AdminCommand::Signin(cmd)),
     }
 }

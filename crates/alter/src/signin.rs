@@ -38,6 +38,84 @@ pub enum SigninCommand {
         #[command(flatten)]
         app: AppArg,
     },
+    /// Redeem a result code as the app's backend does (alter.identity.v1.SignIn/Redeem on
+    /// the sign-in service): the signed-in user with their groups and grants. Once only.
+    Redeem(RedeemArgs),
+}
+
+/// `alter signin redeem` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedeemArgs {
+    /// The `code` query parameter the browser brought back to the app's return URL.
+    pub code: String,
+    /// The app the sign-in was for.
+    #[arg(long, env = "ALTER_APP")]
+    pub app: String,
+    /// The sign-in service's gRPC endpoint.
+    #[arg(
+        long,
+        env = "ALTER_SIGNIN_ENDPOINT",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    pub signin: String,
+    /// Print the answer as JSON (the identity provider's tokens are never printed).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `alter signin redeem`: exit 0 with the user, 1 when refused, 2 when unreachable.
+pub fn redeem(args: RedeemArgs) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("alter signin redeem: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let mut client = match alter_signin::connect(args.signin.clone()).await {
+            Ok(client) => client,
+            Err(e) => {
+                eprintln!(
+                    "alter signin redeem: cannot reach the sign-in service at {} ({e}); is it running? set --signin or ALTER_SIGNIN_ENDPOINT",
+                    args.signin
+                );
+                return ExitCode::from(2);
+            }
+        };
+        let answer = client
+            .redeem(alter_proto::identity::v1::RedeemRequest {
+                app_id: args.app.clone(),
+                code: args.code.trim().to_owned(),
+            })
+            .await;
+        match answer {
+            Ok(answer) => {
+                let answer = answer.into_inner();
+                crate::verify::print_answer(&answer.identity.clone().unwrap_or_default(), args.json);
+                if !args.json {
+                    println!("return  {}", answer.return_url);
+                    println!(
+                        "tokens  id_token, access_token{} (for the app's backend; not printed)",
+                        if answer.refresh_token.is_empty() { "" } else { ", refresh_token" }
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(status) => {
+                eprintln!("refused: {:?}: {}", status.code(), status.message());
+                if status.code() == tonic::Code::Unavailable {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    })
 }
 
 fn record(s: &pb::SignInSettings, note: &str) -> Output {
@@ -53,7 +131,10 @@ fn record(s: &pb::SignInSettings, note: &str) -> Output {
             },
         ),
         ("return_urls", s.return_urls.join(" ")),
-        ("scopes", format!("openid {}", s.scopes.join(" ")).trim().to_owned()),
+        (
+            "scopes",
+            format!("openid {}", s.scopes.join(" ")).trim().to_owned(),
+        ),
         ("app_redirect_uri", s.app_redirect_uri.clone()),
         ("wallet_redirect_uri", s.wallet_redirect_uri.clone()),
         ("wallet_logout_url", s.wallet_logout_url.clone()),
@@ -117,13 +198,21 @@ pub async fn run(c: &mut Client, cmd: SigninCommand) -> Result<Output, String> {
                 .into_inner();
             record(&r, "")
         }
+        SigninCommand::Redeem(_) => {
+            return Err(
+                "alter signin redeem talks to the sign-in service, not config-api".to_owned(),
+            );
+        }
         SigninCommand::Disable { app } => {
             let r = c
                 .disable_sign_in(pb::DisableSignInRequest { app_id: app.app })
                 .await
                 .map_err(server)?
                 .into_inner();
-            record(&r, "sign-in is off: its routes refuse this app until `alter signin set`")
+            record(
+                &r,
+                "sign-in is off: its routes refuse this app until `alter signin set`",
+            )
         }
     })
 }

@@ -101,7 +101,7 @@ pub fn run(args: VerifyArgs) -> ExitCode {
     })
 }
 
-fn print_answer(answer: &VerifyResponse, as_json: bool) {
+pub(crate) fn print_answer(answer: &VerifyResponse, as_json: bool) {
     let user = answer.user.clone().unwrap_or_default();
     if as_json {
         let value: Value = json!({

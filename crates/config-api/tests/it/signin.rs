@@ -51,14 +51,23 @@ async fn r_cfg_10_sign_in_settings_show_the_redirect_uris_and_never_the_secret()
     let baseline = audit_rows(&h, app).await;
     let before = h
         .client
-        .get_sign_in(pb::GetSignInRequest { app_id: app.to_string() })
+        .get_sign_in(pb::GetSignInRequest {
+            app_id: app.to_string(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(!before.enabled && !before.client_secret_set);
 
-    let first_without_secret = h.client.set_sign_in(set(app, "", &["https://app.example.com/done"])).await;
-    assert_status(&first_without_secret.unwrap_err(), Code::InvalidArgument, &["client_secret", "required"]);
+    let first_without_secret = h
+        .client
+        .set_sign_in(set(app, "", &["https://app.example.com/done"]))
+        .await;
+    assert_status(
+        &first_without_secret.unwrap_err(),
+        Code::InvalidArgument,
+        &["client_secret", "required"],
+    );
 
     let urls = SignInUrls::new(PUBLIC, app);
     let shown = h
@@ -89,14 +98,21 @@ async fn r_cfg_10_sign_in_settings_show_the_redirect_uris_and_never_the_secret()
     assert!(!String::from_utf8_lossy(&stored.sealed.ciphertext).contains(SECRET));
     let opened = stored
         .sealed
-        .open_string(&Keyring::new(key), &alter_store::client_secret_seal_context(idp))
+        .open_string(
+            &Keyring::new(key),
+            &alter_store::client_secret_seal_context(idp),
+        )
         .unwrap();
     assert_eq!(opened.expose(), SECRET);
 
     // Changing the return URLs without a secret keeps the stored one.
     let changed = h
         .client
-        .set_sign_in(set(app, "", &["https://app.example.com/done", "http://127.0.0.1:3000/cb"]))
+        .set_sign_in(set(
+            app,
+            "",
+            &["https://app.example.com/done", "http://127.0.0.1:3000/cb"],
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -104,7 +120,9 @@ async fn r_cfg_10_sign_in_settings_show_the_redirect_uris_and_never_the_secret()
     assert_eq!(changed.return_urls.len(), 2);
     let got = h
         .client
-        .get_sign_in(pb::GetSignInRequest { app_id: app.to_string() })
+        .get_sign_in(pb::GetSignInRequest {
+            app_id: app.to_string(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -115,19 +133,28 @@ async fn r_cfg_10_sign_in_settings_show_the_redirect_uris_and_never_the_secret()
         ("http://app.example.com/done", "return_urls[0]"),
         ("https://app.example.com/done#frag", "return_urls[0]"),
     ] {
-        let refused = h.client.set_sign_in(set(app, "", &[bad])).await.unwrap_err();
+        let refused = h
+            .client
+            .set_sign_in(set(app, "", &[bad]))
+            .await
+            .unwrap_err();
         assert_status(&refused, Code::InvalidArgument, &[field]);
     }
 
     let disabled = h
         .client
-        .disable_sign_in(pb::DisableSignInRequest { app_id: app.to_string() })
+        .disable_sign_in(pb::DisableSignInRequest {
+            app_id: app.to_string(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(!disabled.enabled && !disabled.client_secret_set);
     assert_eq!(
-        h.store.get_secret(app, idp, SecretPurpose::ClientSecret).await.unwrap(),
+        h.store
+            .get_secret(app, idp, SecretPurpose::ClientSecret)
+            .await
+            .unwrap(),
         None,
         "disabling deletes the secret"
     );
@@ -148,7 +175,11 @@ async fn r_cfg_10_sign_in_needs_the_public_url_and_a_master_key() {
         .set_sign_in(set(app, SECRET, &["https://app.example.com/done"]))
         .await
         .unwrap_err();
-    assert_status(&refused, Code::FailedPrecondition, &["public.signin_url", "ALTER_PUBLIC__SIGNIN_URL"]);
+    assert_status(
+        &refused,
+        Code::FailedPrecondition,
+        &["public.signin_url", "ALTER_PUBLIC__SIGNIN_URL"],
+    );
     h.finish().await;
 
     let mut h = harness(None, Some(PUBLIC)).await;
@@ -158,7 +189,11 @@ async fn r_cfg_10_sign_in_needs_the_public_url_and_a_master_key() {
         .set_sign_in(set(app, SECRET, &["https://app.example.com/done"]))
         .await
         .unwrap_err();
-    assert_status(&refused, Code::FailedPrecondition, &["secrets.master_key", "gen-key"]);
+    assert_status(
+        &refused,
+        Code::FailedPrecondition,
+        &["secrets.master_key", "gen-key"],
+    );
     h.finish().await;
 }
 
@@ -186,6 +221,10 @@ async fn r_cfg_10_a_clerk_development_instance_is_refused_for_sign_in() {
         .set_sign_in(set(app.id, SECRET, &["https://app.example.com/done"]))
         .await
         .unwrap_err();
-    assert_status(&refused, Code::FailedPrecondition, &["development instance", "production"]);
+    assert_status(
+        &refused,
+        Code::FailedPrecondition,
+        &["development instance", "production"],
+    );
     h.finish().await;
 }
