@@ -13,9 +13,9 @@ export ALTER_TEST_NATS_URL ?= nats://127.0.0.1:4222
 .PHONY: help services test fmt-check lint unit conformance-check conformance run demo serve bench build clean-test-dbs
 
 help:
-	@echo "make run      all six services in one process, embedded store and bus, IDP simulator (alter dev --with-sim)"
+	@echo "make run      every service in one process, embedded store and bus, IDP simulator (alter dev --with-sim)"
 	@echo "make demo     the same, walking through the product step by step (alter demo)"
-	@echo "make serve    start PostgreSQL + NATS, then all six services against them (alter serve)"
+	@echo "make serve    start PostgreSQL + NATS, then every service against them (alter serve)"
 	@echo "make test     fmt check, clippy -D warnings, every test against real PostgreSQL + NATS"
 	@echo "make bench    the benchmarks (release build)"
 	@echo "make services only install/start PostgreSQL and NATS"

@@ -9,4 +9,5 @@ mod deprovisioning;
 mod nats_outage;
 mod seams;
 mod support;
+mod traces;
 mod verify_path;

@@ -6,6 +6,7 @@ mod admin;
 mod demo;
 mod dev;
 mod directory;
+mod migrate;
 mod serve;
 mod signin;
 mod verify;
@@ -33,6 +34,9 @@ enum Command {
         /// audit-writer, signin.
         services: Vec<serve::ServiceName>,
     },
+    /// Apply the PostgreSQL migrations ([database] of alter.toml / ALTER_DATABASE__URL) and
+    /// exit: the Helm chart's pre-install/pre-upgrade Job.
+    Migrate,
     /// Try it: every service in this process over an embedded store and bus, state in
     /// ./.alter (nothing to install). `--with-sim` adds the IDP simulator.
     Dev(dev::DevArgs),
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { services } => serve::run(services),
+        Command::Migrate => migrate::run(),
         Command::Dev(args) => dev::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Verify(args) => verify::run(args),

@@ -148,7 +148,24 @@ impl AuditWriter {
         let events: Vec<NewAuditEvent> =
             deliveries.iter().map(|d| to_new_event(&d.event)).collect();
         let count = events.len() as u64;
-        match self.store.append_audit_events(app, &events).await {
+        // One span per record, in the trace of the change that produced it, lasting as long
+        // as the batch's append.
+        let spans: Vec<tracing::Span> = deliveries
+            .iter()
+            .map(|d| {
+                let span = tracing::info_span!(
+                    "audit.write",
+                    event_id = %d.event.event_id,
+                    app_id = %app,
+                    batch = count,
+                );
+                alter_telemetry::trace::set_parent(&span, d.trace_context());
+                span
+            })
+            .collect();
+        let result = self.store.append_audit_events(app, &events).await;
+        drop(spans);
+        match result {
             Ok(outcome) => {
                 self.metrics.appended.increment(outcome.appended);
                 self.metrics.duplicate.increment(outcome.duplicates);

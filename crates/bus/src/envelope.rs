@@ -113,9 +113,10 @@ impl Injector for Headers {
     }
 }
 
-/// Adds the current OpenTelemetry context (`traceparent`, `tracestate`) to `headers`.
+/// Adds the current trace context (`traceparent`, `tracestate`) to `headers`: the current
+/// `tracing` span's when it is in a trace, else the attached OpenTelemetry context.
 pub(crate) fn inject_current_trace(headers: &mut Headers) {
-    let cx = opentelemetry::Context::current();
+    let cx = alter_telemetry::trace::current_context();
     opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, headers));
 }
 

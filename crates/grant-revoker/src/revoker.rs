@@ -154,6 +154,28 @@ impl Revoker {
     /// Applies one delivery and settles it: ack after the commit, keep and retry on a
     /// transient failure, nak an unexpected one, terminate a poison one.
     async fn handle(&self, delivery: &Delivery<LifecycleEvent>, shutdown: &CancellationToken) {
+        use tracing::Instrument as _;
+        // The event's trace continues here (its publisher's context came in the headers);
+        // the transaction's outbox rows carry this span's context on to their consumers.
+        let event = &delivery.event;
+        let span = tracing::info_span!(
+            "revoker.apply",
+            event_id = %event.event_id,
+            app_id = %event.app_id,
+            kind = event.kind.subject_token(),
+            delivery = delivery.delivery_count(),
+        );
+        alter_telemetry::trace::set_parent(&span, delivery.trace_context());
+        self.handle_in_span(delivery, shutdown)
+            .instrument(span)
+            .await;
+    }
+
+    async fn handle_in_span(
+        &self,
+        delivery: &Delivery<LifecycleEvent>,
+        shutdown: &CancellationToken,
+    ) {
         let event = &delivery.event;
         let _in_hand = self.metrics.in_hand(event);
         let effects = |change: &LifecycleChange| effects::messages(event, change);

@@ -221,8 +221,27 @@ impl Verifier {
         app_id: &str,
         token: &str,
     ) -> Result<pb::VerifyResponse, VerifyError> {
+        use tracing::Instrument as _;
         let started = Instant::now();
-        let result = self.verify_inner(app_id, token).await;
+        // Hot path: target `alter_hot` is exported as a trace span when OTLP is configured and
+        // never logged, so without an exporter the span costs nothing.
+        let span = tracing::info_span!(
+            target: "alter_hot",
+            "verify",
+            app_id = app_id,
+            cache = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let result = self
+            .verify_inner(app_id, token)
+            .instrument(span.clone())
+            .await;
+        if !span.is_disabled() {
+            span.record(
+                "outcome",
+                result.as_ref().map_or_else(|e| e.outcome(), |_| "ok"),
+            );
+        }
         self.metrics.record(&result, started.elapsed());
         result
     }
@@ -256,9 +275,13 @@ impl Verifier {
             {
                 self.metrics.token_hit.increment(1);
                 bump(&self.counters.token_hits);
+                tracing::Span::current().record("cache", "token_hit");
                 return Ok(entry.answer_at(now));
             }
             self.metrics.token_miss.increment(1);
+            tracing::Span::current().record("cache", "miss");
+        } else {
+            tracing::Span::current().record("cache", "not_live");
         }
 
         let idp = self.idp(app, live).await?;

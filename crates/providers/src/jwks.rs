@@ -535,7 +535,26 @@ impl JwksCache {
     /// Fetches the JWKS and replaces the set; on failure keeps the old keys. The caller
     /// holds `entry.fetch`.
     async fn fetch_into(&self, entry: &IdpKeys) {
-        let result = self.fetch_jwks(&entry.jwks_uri).await;
+        use tracing::Instrument as _;
+        // A span per fetch: inside a Verify's trace when a Verify waits on it (first use, an
+        // unknown kid), a root of its own for a refresh ahead of need.
+        let span = tracing::info_span!(
+            "jwks.fetch",
+            idp = %entry.idp,
+            jwks_uri = %entry.jwks_uri,
+            outcome = tracing::field::Empty,
+        );
+        let result = self
+            .fetch_jwks(&entry.jwks_uri)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &result {
+                Ok(_) => "ok",
+                Err((outcome, _)) => outcome,
+            },
+        );
         let now = self.now();
         let settings = &self.inner.settings;
         match result {

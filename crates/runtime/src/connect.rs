@@ -114,6 +114,25 @@ async fn open_bus(
     Ok(Arc::new(bus))
 }
 
+/// Applies the PostgreSQL migrations and returns the latest version, whatever
+/// `database.migrate` says: `alter migrate`, the Helm chart's pre-install/pre-upgrade Job.
+/// Concurrent runs are serialised by the migrator's advisory lock.
+pub async fn migrate_postgres(settings: &DatabaseSettings) -> Result<i64, ConnectError> {
+    let settings = DatabaseSettings {
+        migrate: true,
+        min_connections: 0,
+        max_connections: 1,
+        ..settings.clone()
+    };
+    let (_store, pool) = open_store(&settings).await?;
+    pool.close().await;
+    Ok(alter_store::MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or_default())
+}
+
 /// Opens the pool (no ping on acquire: it halves small-query throughput), applies migrations
 /// when `database.migrate` is set, and registers the `postgres` readiness check.
 pub async fn connect_store(

@@ -14,7 +14,7 @@ mod shutdown;
 
 pub use admin::admin_router;
 pub use alter_config::CommonSettings;
-pub use connect::{ConnectError, Deps, connect_bus, connect_store};
+pub use connect::{ConnectError, Deps, connect_bus, connect_store, migrate_postgres};
 pub use host::{HostError, ServiceHost};
 pub use readiness::{NatsReadiness, PostgresReadiness, Readiness, ReadinessCheck};
 pub use service::{BoxError, Service, error_chain, run_service};

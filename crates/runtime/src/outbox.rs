@@ -307,6 +307,23 @@ impl OutboxRelay {
     }
 
     async fn publish(&self, pending: &PendingMessage) -> Result<(), String> {
+        use tracing::Instrument as _;
+        // Published in the trace of the change that wrote it (its stored context).
+        let span = tracing::info_span!(
+            "outbox.publish",
+            topic = pending.message.topic.as_str(),
+            seq = pending.seq
+        );
+        if let Some(text) = &pending.trace_context {
+            alter_telemetry::trace::set_parent(
+                &span,
+                alter_telemetry::trace::context_from_traceparent(text),
+            );
+        }
+        self.publish_in_span(pending).instrument(span).await
+    }
+
+    async fn publish_in_span(&self, pending: &PendingMessage) -> Result<(), String> {
         let message = &pending.message;
         let result = match message.topic {
             OutboxTopic::Audit => {

@@ -80,6 +80,9 @@ pub struct PendingMessage {
     pub created_at: DateTime<Utc>,
     /// How many times a relay has taken it (1 on the first try).
     pub attempts: i32,
+    /// The trace context of the transaction that wrote it (W3C `traceparent`, with
+    /// `;tracestate`), if that transaction ran in a trace.
+    pub trace_context: Option<String>,
 }
 
 /// How much is waiting: the backlog metric and its alert.

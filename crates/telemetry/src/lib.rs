@@ -4,6 +4,7 @@
 
 mod logging;
 mod metrics_registry;
+pub mod trace;
 
-pub use logging::{TelemetryError, TelemetryGuard, init};
+pub use logging::{HOT_TARGET, TelemetryError, TelemetryGuard, init, init_with_provider};
 pub use metrics_registry::prometheus;

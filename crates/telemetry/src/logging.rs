@@ -36,14 +36,65 @@ impl Drop for TelemetryGuard {
 
 static INSTALLED: OnceLock<()> = OnceLock::new();
 
+/// The `tracing` target of spans on hot paths, exported as traces but never logged.
+pub const HOT_TARGET: &str = "alter_hot";
+
+fn with_directive(level: &str, directive: &str) -> Result<EnvFilter, TelemetryError> {
+    let combined = format!("{level},{directive}");
+    EnvFilter::try_new(&combined).map_err(|e| TelemetryError::Filter(level.to_owned(), e))
+}
+
 /// Installs the global subscriber for `service` (JSON or pretty logs, optional OTLP traces)
 /// and the W3C trace-context propagator.
 pub fn init(
     service: &'static str,
     settings: &TelemetrySettings,
 ) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = EnvFilter::try_new(&settings.log_level)
-        .map_err(|e| TelemetryError::Filter(settings.log_level.clone(), e))?;
+    let provider = match &settings.otlp_endpoint {
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .map_err(TelemetryError::Otlp)?;
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(
+                        opentelemetry_sdk::Resource::builder()
+                            .with_service_name(service)
+                            .build(),
+                    )
+                    .build(),
+            )
+        }
+        None => None,
+    };
+    install(service, settings, provider)
+}
+
+/// [`init`] with spans exported through `provider` instead of OTLP (tests use an in-memory
+/// exporter; an embedding program its own pipeline).
+pub fn init_with_provider(
+    service: &'static str,
+    settings: &TelemetrySettings,
+    provider: SdkTracerProvider,
+) -> Result<TelemetryGuard, TelemetryError> {
+    install(service, settings, Some(provider))
+}
+
+/// What traces export: Alter's own spans at `info` (hot-path ones included), others' from
+/// `warn` up. Independent of `telemetry.log_level`, which is about logs.
+const TRACE_FILTER: &str = "warn,alter=info";
+
+fn install(
+    service: &'static str,
+    settings: &TelemetrySettings,
+    provider: Option<SdkTracerProvider>,
+) -> Result<TelemetryGuard, TelemetryError> {
+    // Hot-path spans (target `alter_hot`: Verify) go to traces only, never to logs, so they
+    // cost nothing unless traces are exported.
+    let log_filter = with_directive(&settings.log_level, &format!("{HOT_TARGET}=off"))?;
     if INSTALLED.get().is_some() {
         return Ok(TelemetryGuard::default());
     }
@@ -52,25 +103,16 @@ pub fn init(
     );
 
     let mut guard = TelemetryGuard::default();
-    let otel_layer = match &settings.otlp_endpoint {
-        Some(endpoint) => {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.clone())
-                .build()
-                .map_err(TelemetryError::Otlp)?;
-            let provider = SdkTracerProvider::builder()
-                .with_batch_exporter(exporter)
-                .with_resource(
-                    opentelemetry_sdk::Resource::builder()
-                        .with_service_name(service)
-                        .build(),
-                )
-                .build();
+    let otel_layer = match provider {
+        Some(provider) => {
             let tracer = provider.tracer(service);
             opentelemetry::global::set_tracer_provider(provider.clone());
             guard.provider = Some(provider);
-            Some(tracing_opentelemetry::layer().with_tracer(tracer))
+            Some(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(EnvFilter::new(TRACE_FILTER)),
+            )
         }
         None => None,
     };
@@ -89,8 +131,7 @@ pub fn init(
     };
 
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt_layer)
+        .with(fmt_layer.with_filter(log_filter))
         .with(otel_layer)
         .try_init();
     if installed.is_ok() {

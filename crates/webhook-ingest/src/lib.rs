@@ -129,9 +129,28 @@ async fn receive(
             .into_response();
         }
     };
-    match ingest.receive(&idp_id, &headers, &body).await {
-        Ok(accepted) => (StatusCode::OK, Json(accepted)).into_response(),
-        Err(refusal) => refusal.into_response(),
+    use tracing::Instrument as _;
+    // The root of the delivery's trace: its lifecycle events are published in it, and the
+    // revoker and the audit writer continue it.
+    let span = tracing::info_span!(
+        "webhook.receive",
+        idp_id = %idp_id,
+        bytes = body.len(),
+        status = tracing::field::Empty,
+    );
+    let answer = ingest
+        .receive(&idp_id, &headers, &body)
+        .instrument(span.clone())
+        .await;
+    match answer {
+        Ok(accepted) => {
+            span.record("status", 200);
+            (StatusCode::OK, Json(accepted)).into_response()
+        }
+        Err(refusal) => {
+            span.record("status", refusal.status.as_u16());
+            refusal.into_response()
+        }
     }
 }
 

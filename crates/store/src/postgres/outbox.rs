@@ -30,14 +30,17 @@ pub(crate) async fn write_messages(
     let apps: Vec<Uuid> = messages.iter().map(|m| m.app_id.as_uuid()).collect();
     let topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
     let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
+    // The change's trace context travels with its side effects.
+    let trace = alter_telemetry::trace::current_traceparent();
     sqlx::query(
-        "INSERT INTO outbox (id, app_id, topic, payload) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bytea[])",
+        "INSERT INTO outbox (id, app_id, topic, payload, trace_context) \
+         SELECT u.*, $5 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bytea[]) AS u",
     )
     .bind(ids)
     .bind(apps)
     .bind(topics)
     .bind(payloads)
+    .bind(trace)
     .execute(conn)
     .await?;
     Ok(())
@@ -113,6 +116,7 @@ fn pending_from_row(row: &PgRow) -> StoreResult<PendingMessage> {
             payload: row.try_get("payload")?,
         },
         created_at: row.try_get("created_at")?,
+        trace_context: row.try_get("trace_context")?,
         attempts: row.try_get("attempts")?,
     })
 }
@@ -126,7 +130,7 @@ impl OutboxStore for PgStore {
              WHERE seq IN (SELECT seq FROM outbox WHERE sent_at IS NULL \
                  AND (leased_until IS NULL OR leased_until < now()) \
                  ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) \
-             RETURNING seq, id, app_id, topic, payload, created_at, attempts",
+             RETURNING seq, id, app_id, topic, payload, created_at, attempts, trace_context",
         )
         .bind(i64::from(limit.max(1)))
         .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))

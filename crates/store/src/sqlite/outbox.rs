@@ -32,15 +32,19 @@ pub(crate) async fn write_messages(
     messages: &[OutboxMessage],
 ) -> StoreResult<()> {
     let created_at = now();
+    // The change's trace context travels with its side effects.
+    let trace = alter_telemetry::trace::current_traceparent();
     for message in messages {
         sqlx::query(
-            "INSERT INTO outbox (id, app_id, topic, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO outbox (id, app_id, topic, payload, created_at, trace_context) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(message.id)
         .bind(message.app_id.as_uuid())
         .bind(message.topic.as_str())
         .bind(message.payload.as_slice())
         .bind(created_at)
+        .bind(&trace)
         .execute(&mut *conn)
         .await?;
     }
@@ -118,6 +122,7 @@ fn pending_from_row(row: &SqliteRow) -> StoreResult<PendingMessage> {
             payload: row.try_get("payload")?,
         },
         created_at: row.try_get("created_at")?,
+        trace_context: row.try_get("trace_context")?,
         attempts: row.try_get("attempts")?,
     })
 }
@@ -133,7 +138,7 @@ impl OutboxStore for SqliteStore {
             "UPDATE outbox SET leased_until = $3, attempts = attempts + 1 \
              WHERE seq IN (SELECT seq FROM outbox WHERE sent_at IS NULL \
                  AND (leased_until IS NULL OR leased_until < $2) ORDER BY seq LIMIT $1) \
-             RETURNING seq, id, app_id, topic, payload, created_at, attempts",
+             RETURNING seq, id, app_id, topic, payload, created_at, attempts, trace_context",
         )
         .bind(i64::from(limit.max(1)))
         .bind(now)
