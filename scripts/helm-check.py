@@ -303,6 +303,25 @@ def labels_of(obj: dict) -> dict:
     return obj.get("metadata", {}).get("labels") or {}
 
 
+def pod_problems(pod: dict) -> list[str]:
+    """What a pod of this chart must have: the restricted security context and resources."""
+    problems = []
+    for c in pod["containers"]:
+        sc, psc = c.get("securityContext", {}), pod.get("securityContext", {})
+        if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
+                and sc.get("capabilities", {}).get("drop") == ["ALL"]
+                and (sc.get("runAsNonRoot") or psc.get("runAsNonRoot"))
+                and (sc.get("seccompProfile") or psc.get("seccompProfile", {})).get("type") == "RuntimeDefault"):
+            problems.append(f"securityContext {sc} / pod {psc}")
+        res = c.get("resources", {})
+        if not (res.get("requests", {}).get("cpu") and res.get("requests", {}).get("memory")
+                and res.get("limits", {}).get("memory")):
+            problems.append(f"resources {res}")
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append("the Kubernetes API token is mounted (the services never call the API)")
+    return problems
+
+
 def check_objects(r: Report, docs: list[dict], values: dict) -> None:
     by_kind: dict[str, list[dict]] = {}
     for d in docs:
@@ -362,16 +381,7 @@ def check_objects(r: Report, docs: list[dict], values: dict) -> None:
             got = c.get(probe, {}).get("httpGet", {})
             if got.get("path") != path or got.get("port") != "admin":
                 problems.append(f"{probe} {got}")
-        sc, psc = c.get("securityContext", {}), pod.get("securityContext", {})
-        if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
-                and sc.get("capabilities", {}).get("drop") == ["ALL"]
-                and (sc.get("runAsNonRoot") or psc.get("runAsNonRoot"))
-                and (sc.get("seccompProfile") or psc.get("seccompProfile", {})).get("type") == "RuntimeDefault"):
-            problems.append(f"securityContext {sc} / pod {psc}")
-        res = c.get("resources", {})
-        if not (res.get("requests", {}).get("cpu") and res.get("requests", {}).get("memory")
-                and res.get("limits", {}).get("memory")):
-            problems.append(f"resources {res}")
+        problems += pod_problems(pod)
         if not pod.get("terminationGracePeriodSeconds"):
             problems.append("no terminationGracePeriodSeconds")
         env = {e["name"]: e for e in c.get("env", [])}
@@ -481,6 +491,9 @@ def check_objects(r: Report, docs: list[dict], values: dict) -> None:
             hook_cms = [d for d in by_kind["ConfigMap"] if d["metadata"]["name"] == cm_name]
             ok = ok and len(hook_cms) == 1 and "pre-install" in hook_cms[0]["metadata"]["annotations"]["helm.sh/hook"]
         r.check(ok, "the migrations Job is a pre-install,pre-upgrade hook running `alter migrate` with a hook ConfigMap")
+        if jobs:
+            problems = pod_problems(jobs[0]["spec"]["template"]["spec"])
+            r.check(not problems, "the migrations Job's pod: security context, resources", "; ".join(problems))
     else:
         r.check(not jobs, "no migrations Job when migrations are disabled")
 
@@ -490,6 +503,29 @@ def check_objects(r: Report, docs: list[dict], values: dict) -> None:
         want = yaml.safe_load(ALERTS_CHART.read_text())["groups"]
         r.check(len(rules) == 1 and rules[0]["spec"]["groups"] == want,
                 "the PrometheusRule's groups are files/prometheus-alerts.yaml's")
+
+
+def check_dockerfile(r: Report) -> None:
+    """deploy/Dockerfile builds and copies every binary the chart runs (read, not built:
+    there is no Docker here)."""
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    packages = {}
+    for manifest in (ROOT / "crates").glob("*/Cargo.toml"):
+        cargo = tomllib.loads(manifest.read_text())
+        for b in cargo.get("bin", []):
+            packages[b["name"]] = cargo["package"]["name"]
+    missing = []
+    for binary in ["alter", *SERVICES]:
+        package = packages.get(binary)
+        if package is None:
+            missing.append(f"{binary}: no crate has this binary")
+        elif not re.search(rf"-p {re.escape(package)}(\s|$)", text):
+            missing.append(f"{binary}: `-p {package}` not built")
+        elif not re.search(rf"cp [^\n]*\b{re.escape(binary)}\b", text):
+            missing.append(f"{binary}: not copied")
+    r.check(not missing, f"deploy/Dockerfile builds and copies {', '.join(['alter', *SERVICES])}", "; ".join(missing))
+    r.check(re.search(r"^USER 65532", text, re.M) is not None and "distroless" in text,
+            "deploy/Dockerfile: distroless runtime, numeric non-root user")
 
 
 def dump(path: str) -> None:
@@ -523,6 +559,15 @@ def main() -> int:
     print("values")
     ports = {n: (s["port"], s["adminPort"]) for n, s in defaults["services"].items()}
     r.check(ports == SERVICES, "the default ports are those of docs/configuration.md", str(ports))
+
+    print("image and NATS")
+    check_dockerfile(r)
+    nats = yaml.safe_load((ROOT / "deploy" / "nats-values.yaml").read_text())
+    c = nats.get("config", {})
+    r.check(c.get("cluster", {}).get("enabled") is True and c.get("cluster", {}).get("replicas") == 3
+            and c.get("jetstream", {}).get("enabled") is True
+            and c.get("jetstream", {}).get("fileStore", {}).get("enabled") is True,
+            "deploy/nats-values.yaml: a three-node cluster with JetStream file storage")
 
     cases: list[tuple[str, dict | None]] = [("default values", None)]
     for f in sorted((CHART / "ci").glob("*-values.yaml")):
