@@ -10,13 +10,14 @@ export CARGO_INCREMENTAL ?= 0
 export ALTER_TEST_DATABASE_URL ?= postgres://alter:alter@127.0.0.1:5432/alter
 export ALTER_TEST_NATS_URL ?= nats://127.0.0.1:4222
 
-.PHONY: help services test fmt-check lint unit conformance-check conformance run demo serve bench build clean-test-dbs
+.PHONY: help services test fmt-check lint unit conformance-check conformance helm-check run demo serve bench build clean-test-dbs
 
 help:
 	@echo "make run      every service in one process, embedded store and bus, IDP simulator (alter dev --with-sim)"
 	@echo "make demo     the same, walking through the product step by step (alter demo)"
 	@echo "make serve    start PostgreSQL + NATS, then every service against them (alter serve)"
-	@echo "make test     fmt check, clippy -D warnings, every test against real PostgreSQL + NATS"
+	@echo "make test     fmt check, helm-check, clippy -D warnings, every test against real PostgreSQL + NATS"
+	@echo "make helm-check  lint, render and validate the Helm chart helm/alter (no cluster needed)"
 	@echo "make bench    the benchmarks (release build)"
 	@echo "make services only install/start PostgreSQL and NATS"
 
@@ -39,7 +40,22 @@ conformance-check:
 conformance:
 	python3 scripts/conformance.py
 
-test: services fmt-check conformance-check lint unit
+# The Helm chart: Helm's lint and install (against a stand-in API server), the manifests
+# validated against the Kubernetes schemas, values typos refused (scripts/helm-check.py).
+# Its tools live in .venv-helm, made once and remade when scripts/helm-requirements.txt
+# changes.
+HELM_VENV := .venv-helm
+
+$(HELM_VENV)/.installed: scripts/helm-requirements.txt
+	python3 -m venv $(HELM_VENV)
+	$(HELM_VENV)/bin/pip install --quiet --disable-pip-version-check --ignore-requires-python \
+	  -r scripts/helm-requirements.txt
+	@touch $@
+
+helm-check: $(HELM_VENV)/.installed
+	$(HELM_VENV)/bin/python scripts/helm-check.py
+
+test: services fmt-check conformance-check helm-check lint unit
 	@scripts/cleanup-test-resources.sh
 
 build:
