@@ -13,6 +13,16 @@ pub struct Query {
     pub metrics: BTreeMap<String, BTreeSet<String>>,
     /// Label names of `by`, `without`, `on`, `ignoring`, `group_left`, `group_right` clauses.
     pub grouping: BTreeSet<String>,
+    /// (label, value) of every selector's matchers, the value as written (a regex for `=~`).
+    pub values: BTreeSet<(String, String)>,
+}
+
+/// What a selector `{...}` holds.
+#[derive(Default)]
+struct Matchers {
+    labels: BTreeSet<String>,
+    name: Option<String>,
+    values: Vec<(String, String)>,
 }
 
 const AGGREGATIONS: &[&str] = &[
@@ -106,16 +116,15 @@ impl Scanner<'_> {
     }
 
     /// `{name op "value", ...}` starting at `{`: the label names (and a `__name__` value).
-    fn matchers(&mut self) -> (BTreeSet<String>, Option<String>) {
+    fn matchers(&mut self) -> Matchers {
         self.at += 1;
-        let mut labels = BTreeSet::new();
-        let mut name = None;
+        let mut found = Matchers::default();
         loop {
             self.skip_space();
             match self.peek() {
                 Some('}') => {
                     self.at += 1;
-                    return (labels, name);
+                    return found;
                 }
                 Some(',') => self.at += 1,
                 Some(c) if is_ident_start(c) => {
@@ -132,14 +141,15 @@ impl Scanner<'_> {
                         }
                     };
                     if label == "__name__" {
-                        name = Some(value);
+                        found.name = Some(value);
                     } else {
-                        labels.insert(label);
+                        found.labels.insert(label.clone());
+                        found.values.push((label, value));
                     }
                 }
                 Some('"' | '\'') => {
                     // Prometheus 3 allows a quoted metric name inside the braces.
-                    name = Some(self.string());
+                    found.name = Some(self.string());
                 }
                 other => panic!("unexpected {other:?} in a selector of {:?}", self.expr),
             }
@@ -184,7 +194,12 @@ pub fn parse(expr: &str) -> Query {
                 last_metric = None;
             }
             '{' => {
-                let (labels, name) = s.matchers();
+                let Matchers {
+                    labels,
+                    name,
+                    values,
+                } = s.matchers();
+                query.values.extend(values);
                 let metric = name.or_else(|| last_metric.take());
                 match metric {
                     Some(metric) => query.metrics.entry(metric).or_default().extend(labels),
@@ -300,7 +315,7 @@ impl Exposition {
                     at: 0,
                     expr: line,
                 };
-                labels = s.matchers().0;
+                labels = s.matchers().labels;
             }
             let family = Self::family_of(&families, sample);
             families
@@ -382,6 +397,13 @@ mod tests {
         assert_eq!(
             q.metrics["r_total"],
             BTreeSet::from(["reason".to_owned(), "provider".to_owned()])
+        );
+        assert_eq!(
+            q.values,
+            BTreeSet::from([
+                ("provider".to_owned(), "clerk".to_owned()),
+                ("reason".to_owned(), "a|b".to_owned())
+            ])
         );
         assert_eq!(
             q.grouping,

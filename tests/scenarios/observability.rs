@@ -301,6 +301,53 @@ fn every_metric_owner_names_the_source_file_that_emits_it() {
     }
 }
 
+fn rust_sources(dir: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_sources(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+/// Not every label value can be produced by traffic here (a failed directory run, a JWKS
+/// outage, every refusal reason), so each value a selector matches must at least be a string
+/// literal of the services' code: a typo (`wrong_secrets`, `unavailble`) fails here.
+#[test]
+fn every_label_value_the_queries_match_is_a_literal_of_the_services_code() {
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
+        let name = entry.file_name();
+        if !["idp-sim", "testkit", "bench"].contains(&name.to_string_lossy().as_ref()) {
+            rust_sources(&entry.path().join("src"), &mut sources);
+        }
+    }
+    assert!(sources.len() > 50, "{} source files", sources.len());
+    let mut checked = 0;
+    for Queried { place, expr } in all_queries() {
+        for (label, value) in metric_names::parse(&expr).values {
+            let words: Vec<&str> = value.split('|').collect();
+            assert!(
+                words.iter().all(|w| !w.is_empty()
+                    && w.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')),
+                "{place}: {label}=~{value:?} is not a list of literal values; extend this check"
+            );
+            for word in words {
+                let literal = format!("\"{word}\"");
+                assert!(
+                    sources.iter().any(|s| s.contains(&literal)),
+                    "{place}: no service emits {label}={word:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} label values checked");
+}
+
 #[test]
 fn the_check_fails_for_a_metric_or_a_label_no_service_exports() {
     let scrape = Exposition::parse(
