@@ -6,7 +6,9 @@
 mod all_services;
 mod audit_trail;
 mod deprovisioning;
+mod metric_names;
 mod nats_outage;
+mod observability;
 mod seams;
 mod support;
 mod traces;
