@@ -175,6 +175,13 @@ async fn with_nats_down_sign_ins_work_revocations_apply_and_the_outbox_drains_wh
         )
         .await;
     }
+    // Still ready: a NATS outage must not take every verifier out of its Service.
+    for replica in &replicas {
+        let ready = reqwest::get(format!("{}/readyz", replica.service.admin_url()))
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200, "{:?}", ready.text().await);
+    }
     // A first sign-in: provisioned, its audit record kept in the outbox.
     let newcomer = verify(&replicas[1], &app, &mint("user_new")).await;
     let newcomer = newcomer.user.unwrap().id;

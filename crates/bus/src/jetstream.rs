@@ -49,6 +49,9 @@ pub struct BusConfig {
     pub ack_wait: Duration,
     /// Deliveries of one message before the consumer gives up on it.
     pub max_deliver: i64,
+    /// Copies of each stream in a JetStream cluster (`nats.stream_replicas`): 3 on the
+    /// three-node cluster production runs, 1 on a single server.
+    pub replicas: usize,
 }
 
 impl BusConfig {
@@ -62,7 +65,14 @@ impl BusConfig {
             max_age: Duration::from_secs(7 * 24 * 3600),
             ack_wait: Duration::from_secs(30),
             max_deliver: 20,
+            replicas: 1,
         }
+    }
+
+    /// Sets the number of stream replicas.
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
     }
 
     /// Sets the connection name.
@@ -162,12 +172,24 @@ impl Bus {
         Ok(bus)
     }
 
-    /// Creates the lifecycle and audit streams unless they exist (an existing stream is left
-    /// as it is). Safe to call any number of times, from any number of replicas.
+    /// Creates the lifecycle and audit streams unless they exist, with `replicas` copies; an
+    /// existing stream with fewer copies is scaled up (never down), otherwise left as it is.
+    /// Safe to call any number of times, from any number of replicas.
     pub async fn ensure_streams(&self) -> Result<(), BusError> {
+        let replicas = self.config.replicas.max(1);
         for kind in StreamKind::ALL {
             let name = self.names.stream(kind);
-            self.jetstream
+            let what = || {
+                if replicas > 1 {
+                    format!(
+                        "stream {name} with {replicas} replicas (nats.stream_replicas; a single nats-server holds 1)"
+                    )
+                } else {
+                    format!("stream {name}")
+                }
+            };
+            let mut stream = self
+                .jetstream
                 .get_or_create_stream(stream::Config {
                     name: name.clone(),
                     subjects: vec![self.names.stream_subjects(kind)],
@@ -175,10 +197,24 @@ impl Bus {
                     retention: stream::RetentionPolicy::Limits,
                     duplicate_window: self.config.duplicate_window,
                     max_age: self.config.max_age,
+                    num_replicas: replicas,
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| BusError::setup(format!("stream {name}"), e))?;
+                .map_err(|e| BusError::setup(what(), e))?;
+            let info = stream
+                .info()
+                .await
+                .map_err(|e| BusError::setup(what(), e))?;
+            if info.config.num_replicas < replicas {
+                let mut config = info.config.clone();
+                config.num_replicas = replicas;
+                self.jetstream
+                    .update_stream(config)
+                    .await
+                    .map_err(|e| BusError::setup(what(), e))?;
+                tracing::info!(stream = %name, replicas, "stream scaled up to the configured replicas");
+            }
         }
         Ok(())
     }

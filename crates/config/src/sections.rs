@@ -64,6 +64,9 @@ impl DatabaseSettings {
 pub struct NatsSettings {
     pub url: String,
     pub prefix: String,
+    /// Copies of each JetStream stream, 1..=5: 3 on a three-node cluster (an existing
+    /// stream with fewer is scaled up at start), 1 on a single server.
+    pub stream_replicas: usize,
 }
 
 impl Default for NatsSettings {
@@ -71,6 +74,7 @@ impl Default for NatsSettings {
         Self {
             url: "nats://127.0.0.1:4222".to_owned(),
             prefix: String::new(),
+            stream_replicas: 1,
         }
     }
 }
@@ -92,6 +96,15 @@ impl NatsSettings {
             issues.push(ConfigIssue::new(
                 "nats.prefix",
                 "may contain only ASCII letters, digits, '_', '-' and '.' (it becomes part of subject and stream names)",
+            ));
+        }
+        if !(1..=5).contains(&self.stream_replicas) {
+            issues.push(ConfigIssue::new(
+                "nats.stream_replicas",
+                format!(
+                    "is {}; give 1..=5 (3 on a three-node JetStream cluster, 1 on a single server)",
+                    self.stream_replicas
+                ),
             ));
         }
     }

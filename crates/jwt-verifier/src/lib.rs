@@ -71,7 +71,7 @@ impl Application {
     pub async fn build_with(config: Config, deps: Deps) -> Result<Self, Error> {
         let settings = &config.jwt_verifier;
         let host = ServiceHost::bind(Self::NAME, "jwt_verifier", &settings.listen()).await?;
-        deps.register(&host);
+        deps.register_without_bus(&host);
         let (store, bus) = (deps.store.clone(), deps.bus.clone());
         let verifier = Arc::new(Verifier::with_own_keys(settings, store)?);
         alter_runtime::invalidations::spawn_follower(verifier.clone(), bus, host.shutdown_token())

@@ -85,6 +85,16 @@ impl Deps {
             host.readiness().add_shared(check.clone());
         }
     }
+
+    /// Registers the readiness checks except the bus's, for a service that keeps serving
+    /// without NATS (the verifier and sign-in answer from the database, caches off, while
+    /// invalidations cannot arrive: R-JWT-10). A NATS outage must not take every verifier out
+    /// of its Service.
+    pub fn register_without_bus(&self, host: &ServiceHost) {
+        for check in self.checks.iter().filter(|c| c.name() != "nats") {
+            host.readiness().add_shared(check.clone());
+        }
+    }
 }
 
 async fn open_store(
@@ -109,7 +119,9 @@ async fn open_bus(
     service: &'static str,
     settings: &NatsSettings,
 ) -> Result<Arc<Bus>, ConnectError> {
-    let config = BusConfig::new(settings.url.clone(), settings.prefix.clone()).with_name(service);
+    let config = BusConfig::new(settings.url.clone(), settings.prefix.clone())
+        .with_name(service)
+        .with_replicas(settings.stream_replicas);
     let bus = Bus::connect(config).await.map_err(ConnectError::Nats)?;
     Ok(Arc::new(bus))
 }

@@ -59,7 +59,7 @@ impl Application {
             ))
         })?;
         let host = ServiceHost::bind(Self::NAME, "signin", &config.signin.listen()).await?;
-        deps.register(&host);
+        deps.register_without_bus(&host);
         let verifier = Arc::new(alter_jwt_verifier::Verifier::with_own_keys(
             &config.jwt_verifier,
             deps.store.clone(),

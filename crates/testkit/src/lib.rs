@@ -63,6 +63,7 @@ impl TestEnv {
             nats: NatsSettings {
                 url: test_nats_url(),
                 prefix: self.bus.names().prefix().to_owned(),
+                stream_replicas: 1,
             },
             telemetry: Default::default(),
             outbox: Default::default(),

@@ -84,6 +84,32 @@ async fn invalid_prefix_and_consumer_name_are_rejected_before_sending() {
 }
 
 #[tokio::test]
+async fn stream_replicas_are_asked_of_the_server_and_a_single_server_refusal_names_the_setting() {
+    let bus = TestBus::new().await;
+    let stream = bus
+        .jetstream()
+        .get_stream(bus.names().stream(StreamKind::Lifecycle))
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .config
+        .clone();
+    assert_eq!(stream.num_replicas, 1, "one copy by default");
+    // A single nats-server cannot hold three copies: the start fails saying which setting.
+    let err = Bus::connect(
+        BusConfig::new(test_nats_url(), alter_bus::testing::unique_prefix()).with_replicas(3),
+    )
+    .await
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("nats.stream_replicas"), "{message}");
+    assert!(message.contains("3 replicas"), "{message}");
+    bus.cleanup().await.unwrap();
+}
+
+#[tokio::test]
 async fn unreachable_server_names_the_url() {
     let err = Bus::connect(BusConfig::new("nats://127.0.0.1:1", ""))
         .await
