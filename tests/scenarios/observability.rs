@@ -41,6 +41,11 @@ const OWNERS: &[(&str, &[&str], &str)] = &[
         "crates/config-api/src/api.rs",
     ),
     (
+        "alter_audit_lag_seconds",
+        &["audit-writer"],
+        "crates/audit-writer/src/metrics.rs",
+    ),
+    (
         "alter_audit_records_total",
         &["audit-writer"],
         "crates/audit-writer/src/metrics.rs",

@@ -168,6 +168,11 @@ impl AuditWriter {
         match result {
             Ok(outcome) => {
                 self.metrics.appended.increment(outcome.appended);
+                let now = chrono::Utc::now();
+                for d in &deliveries {
+                    let lag = (now - d.event.occurred_at).as_seconds_f64().max(0.0);
+                    self.metrics.lag_seconds.record(lag);
+                }
                 self.metrics.duplicate.increment(outcome.duplicates);
                 // Written already, so an ack that is lost (it is not confirmed, to keep the
                 // writer streaming) costs only a redelivery, dropped as a duplicate.
