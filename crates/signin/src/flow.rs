@@ -824,7 +824,7 @@ impl SignIn {
         let secrets: SessionSecrets = self
             .open(&session.sealed, &session_context(app))
             .map_err(RedeemError::Refused)?;
-        let identity = self
+        let verified = self
             .verifier
             .verify_id_token(
                 app,
@@ -835,8 +835,18 @@ impl SignIn {
                     access_token: Some(secrets.access_token.as_str()).filter(|t| !t.is_empty()),
                 },
             )
-            .await
-            .map_err(RedeemError::Verify)?;
+            .await;
+        let identity = match verified {
+            Ok(identity) => identity,
+            Err(e) if e.code() == tonic::Code::Unavailable => {
+                // Not an answer: the code is put back, so the backend's retry can redeem it.
+                if let Err(store) = self.store.create_sign_in_session(&session).await {
+                    tracing::warn!(error = %store, "could not put a result code back after an outage");
+                }
+                return Err(RedeemError::Verify(e));
+            }
+            Err(e) => return Err(RedeemError::Verify(e)),
+        };
         Ok(pb::RedeemResponse {
             identity: Some(identity),
             id_token: secrets.id_token,

@@ -219,3 +219,48 @@ async fn r_oidc_01_a_client_registered_for_client_secret_post_signs_in_too() {
     assert!(h.redeem(app.id, &code).await.is_ok());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn r_oidc_01_an_outage_at_redeem_is_unavailable_and_does_not_spend_the_code() {
+    // A failed JWKS fetch is retried after this interval.
+    let h = Harness::start_with(|c| c.jwt_verifier.jwks_unknown_kid_min_interval_secs = 1).await;
+    let app = h.app("okta", TenantKind::Okta).await;
+    let code = h
+        .browser()
+        .open(&app.authorize("s"))
+        .await
+        .param("code")
+        .expect("code");
+    // The provider's keys are forgotten (a configuration change) and cannot be fetched again.
+    h.invalidate(app.id, alter_bus::Invalidation::IdpConfig)
+        .await;
+    h.sim
+        .inject_fault("okta", alter_idp_sim::Fault::JwksDown { down: true })
+        .unwrap();
+    let down = h.redeem(app.id, &code).await.unwrap_err();
+    assert_eq!(down.code(), tonic::Code::Unavailable, "{down:?}");
+    assert_eq!(
+        refusal_of(&down).unwrap().reason,
+        RefusalReason::IdpUnavailable as i32
+    );
+    h.sim
+        .inject_fault("okta", alter_idp_sim::Fault::JwksDown { down: false })
+        .unwrap();
+    // The backend retries with the same code until the provider's keys can be had again.
+    let identity = alter_testkit::eventually(
+        "the retry redeems the code",
+        std::time::Duration::from_secs(10),
+        || async { h.redeem(app.id, &code).await.ok() },
+    )
+    .await;
+    assert_eq!(
+        identity.identity.unwrap().user.unwrap().external_id,
+        app.user.id
+    );
+    assert_eq!(
+        h.redeem(app.id, &code).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated,
+        "and only once"
+    );
+    h.stop().await;
+}

@@ -251,6 +251,23 @@ impl Harness {
             .to_string()
     }
 
+    /// Publishes `invalidation` as config-api or grant-revoker would and waits until the
+    /// sign-in service's verifier applied it.
+    pub async fn invalidate(&self, app: AppId, invalidation: Invalidation) {
+        let verifier = self.signin.verifier();
+        let mut applied = verifier.invalidations_applied();
+        let before = *applied.borrow_and_update();
+        self.env
+            .bus
+            .publish_invalidation(app, invalidation)
+            .await
+            .expect("publish");
+        tokio::time::timeout(Duration::from_secs(5), applied.wait_for(|n| *n > before))
+            .await
+            .expect("invalidation applied within 5 s")
+            .expect("verifier alive");
+    }
+
     /// Sets the user's status in the store and tells the verifier, as grant-revoker does
     /// after a webhook; returns once the verifier applied the invalidation.
     pub async fn set_status(&self, app: AppId, user: UserId, status: UserStatus) {
@@ -258,18 +275,8 @@ impl Harness {
             .set_user_status(app, user, status, chrono::Utc::now().timestamp_micros())
             .await
             .expect("status");
-        let verifier = self.signin.verifier();
-        let mut applied = verifier.invalidations_applied();
-        let before = *applied.borrow_and_update();
-        self.env
-            .bus
-            .publish_invalidation(app, Invalidation::User { user_id: user })
-            .await
-            .expect("publish");
-        tokio::time::timeout(Duration::from_secs(5), applied.wait_for(|n| *n > before))
-            .await
-            .expect("invalidation applied within 5 s")
-            .expect("verifier alive");
+        self.invalidate(app, Invalidation::User { user_id: user })
+            .await;
     }
 
     pub async fn redeem(&self, app: AppId, code: &str) -> Result<RedeemResponse, tonic::Status> {
