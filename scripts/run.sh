@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make serve`: all six services in one process (`alter serve`) against the local PostgreSQL and
+# `make serve`: every service in one process (`alter serve`) against the local PostgreSQL and
 # NATS, with a development admin token made on first use so the CLI works at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
