@@ -34,13 +34,25 @@ use crate::tokens::{self, ClientAuth, TokenResponse};
 /// Longest `state` an app may pass through a sign-in.
 const MAX_APP_STATE: usize = 512;
 
-/// A cookie to set (or clear, with `max_age` 0).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A cookie to set (or clear, with `max_age` 0). Its value binds a browser to a sign-in or
+/// a Wallet session: `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Cookie {
     pub name: String,
     pub value: String,
     pub max_age: u64,
     pub secure: bool,
+}
+
+impl std::fmt::Debug for Cookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cookie")
+            .field("name", &self.name)
+            .field("value", &"<redacted>")
+            .field("max_age", &self.max_age)
+            .field("secure", &self.secure)
+            .finish()
+    }
 }
 
 impl Cookie {
@@ -1001,6 +1013,17 @@ mod tests {
             "__Host-alter-signin-".len() + 12
         );
         assert!(!flow_cookie_name("s", false).starts_with("__Host-"));
+    }
+
+    #[test]
+    fn debug_never_shows_a_cookie_value() {
+        let c = Cookie {
+            name: "alter-wallet".into(),
+            value: "session-secret-value".into(),
+            max_age: 1,
+            secure: true,
+        };
+        assert!(!format!("{c:?}").contains("session-secret-value"));
     }
 
     #[test]

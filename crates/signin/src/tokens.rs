@@ -33,14 +33,31 @@ impl ClientAuth {
     }
 }
 
-/// The token endpoint's answer.
-#[derive(Clone, Debug)]
+/// The token endpoint's answer. Its `Debug` shows which tokens came, never their values.
+#[derive(Clone)]
 pub struct TokenResponse {
     pub id_token: String,
     pub access_token: Option<String>,
     pub refresh_token: Option<String>,
     /// Seconds since the epoch; 0 when the provider gave no `expires_in`.
     pub access_token_expires_at: i64,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("id_token", &"<redacted>")
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("access_token_expires_at", &self.access_token_expires_at)
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]
